@@ -1,0 +1,4 @@
+library(testthat)
+library(seqATAC)
+
+test_check("seqATAC")

@@ -1,0 +1,21 @@
+test_that("seqatacBackend reports the configured Python and its seqatac version", {
+    python <- Sys.getenv("SEQATAC_PYTHON")
+    skip_if(!nzchar(python), "no Python backend configured (set SEQATAC_PYTHON)")
+    backend <- seqatacBackend()
+    expect_identical(backend$type, "python")
+    expect_identical(backend$python, normalizePath(python))
+    expect_match(backend$version, "^[0-9]+\\.[0-9]+\\.[0-9]+")
+})
+
+test_that("a missing or broken backend gives an error that says how to fix it", {
+    withr_opt <- options(seqATAC.python = NULL)
+    on.exit(options(withr_opt))
+    old <- Sys.getenv("SEQATAC_PYTHON", unset = NA)
+    on.exit(if (is.na(old)) Sys.unsetenv("SEQATAC_PYTHON") else Sys.setenv(SEQATAC_PYTHON = old), add = TRUE)
+    Sys.unsetenv("SEQATAC_PYTHON")
+    expect_error(seqatacBackend(), "No Python backend.*SEQATAC_PYTHON")
+    options(seqATAC.python = file.path(tempdir(), "no-such-python"))
+    expect_error(seqatacBackend(), "does not exist")
+    options(seqATAC.python = Sys.which("true")[[1]])
+    expect_error(seqatacBackend(), "cannot import seqatac")
+})
