@@ -7,13 +7,13 @@ CHROM, START, END = "chrom", "start", "end"
 SIMULATION_UNS = "simulation"
 CELL_TYPE = "cell_type"
 BATCH = "batch"
+TRUE_TF_ACTIVITY_OBSM = "true_tf_activity"
+TRUE_MOTIF_STRENGTH_VARM = "true_motif_strength"
 
 # baselines
 LSI_OBSM = "X_lsi"
 LSI_UNS = "lsi"
 CHROMVAR_OBSM = "chromvar"
-CHROMVAR_UNS = "chromvar"
-GENE_ACTIVITY_LAYER = "gene_activity"
 
 # model outputs
 SCBASSET_OBSM = "X_scbasset"
@@ -25,3 +25,8 @@ EPIFOUNDATION_OBSM = "X_epifoundation"
 
 # run parameters and provenance
 SEQATAC_UNS = "seqatac"
+
+# scBasset: uns[SEQATAC_UNS][SCBASSET_UNS] holds "setup" (setup_anndata arguments), "params" (model and
+# training parameters), "model_dir" (where it was saved) and "tf_motifs" (motif id/name per scbasset_tf column)
+SCBASSET_UNS = "scbasset"
+SCBASSET_DENOISED = "scbasset_denoised"

@@ -21,6 +21,9 @@ def atomic_path(path: str | os.PathLike):
     # keep the real suffix last: some writers (anndata, matplotlib) infer the format from it
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the output the usual permissions
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -34,3 +37,17 @@ def check_random_state(random_state: int | np.random.Generator | None) -> np.ran
     if isinstance(random_state, np.random.Generator):
         return random_state
     return np.random.default_rng(random_state)
+
+
+def write_h5ad(adata, path: str | os.PathLike) -> None:
+    """Write ``adata`` to ``path`` atomically (no partial file if writing fails)."""
+    with atomic_path(path) as tmp:
+        adata.write_h5ad(tmp)
+
+
+def write_json(payload: dict, path: str | os.PathLike) -> None:
+    """Write ``payload`` as indented JSON to ``path`` atomically."""
+    import json
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")

@@ -25,19 +25,11 @@ from seqatac.data import (
     validate_atac,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
 # 4 cells x 3 peaks; the last peak lives on a contig whose name contains "_"
 COUNTS = np.array([[1, 0, 2], [0, 0, 3], [4, 5, 0], [0, 1, 0]], dtype=np.float32)
 PEAKS = [("chr1", 100, 200), ("chr1", 300, 450), ("chrUn_gl000220", 10, 60)]
 PEAK_NAMES = [f"{c}:{s}-{e}" for c, s, e in PEAKS]
 BARCODES = ["AAAC-1", "AAAG-1", "AAAT-1", "AACA-1"]
-
-
-def shared_file(name: str) -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real fixtures not found: {SHARED_DATA} (the shared/ folder beside the repo)")
-    return SHARED_DATA / name
 
 
 def assert_matches_fixture(adata):
@@ -102,8 +94,8 @@ def write_mex(
 # --- real fixtures ---------------------------------------------------------------------------------
 
 
-def test_read_example_counts_fixture():
-    path = shared_file("example_counts.h5ad")
+def test_read_example_counts_fixture(shared_data):
+    path = shared_data / "example_counts.h5ad"
     raw = ad.read_h5ad(path)
     adata = read_atac(path)
     assert adata.shape == (50, 29269)
@@ -116,8 +108,8 @@ def test_read_example_counts_fixture():
     assert ((adata.var["end"] - adata.var["start"]) == 500).all()
 
 
-def test_read_atac_small_fixture_names_agree_with_columns():
-    path = shared_file("atac_small_peaks.h5ad")
+def test_read_atac_small_fixture_names_agree_with_columns(shared_data):
+    path = shared_data / "atac_small_peaks.h5ad"
     adata = read_atac(path)
     assert adata.shape == (100, 323)
     assert adata.var_names[0] == "chr1-713460-714823"
@@ -242,7 +234,7 @@ def test_read_mtx_dimension_mismatch(tmp_path):
     assert "3 peaks" in message and "2 barcodes" in message
 
 
-def test_read_atac_binarize_and_unknown_format(tmp_path):
+def test_read_atac_binarize_and_unknown_format(tmp_path, shared_data):
     matrix, _, _ = write_mex(tmp_path)
     adata = read_atac(matrix, binarize=True)
     np.testing.assert_array_equal(adata.X.toarray(), (COUNTS > 0).astype(np.float32))
@@ -251,7 +243,7 @@ def test_read_atac_binarize_and_unknown_format(tmp_path):
     with pytest.raises(SeqatacInputError, match="Cannot tell the format.*format="):
         read_atac(text)
     with pytest.raises(SeqatacInputError, match="only apply to MatrixMarket"):
-        read_atac(shared_file("atac_small_peaks.h5ad"), peaks=tmp_path / "peaks.bed")
+        read_atac(shared_data / "atac_small_peaks.h5ad", peaks=tmp_path / "peaks.bed")
 
 
 def test_h5ad_detected_by_content_and_dense_x_made_sparse(tmp_path):

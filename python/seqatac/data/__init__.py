@@ -1,7 +1,6 @@
 """Data layer: reading and validating scATAC data, peak regions, genome sequences, motifs, shuffles."""
 
-# --- AnnData / file I/O and validation (owned by _io.py, _regions.py) ---
-from ._regions import parse_regions
+from ._genome import Genome, write_fasta
 from ._io import (
     add_peak_coordinates,
     binarize,
@@ -12,9 +11,6 @@ from ._io import (
     read_multiome,
     validate_atac,
 )
-# --- genome, sequence encoding, motifs, shuffles (owned by _genome.py, _sequence.py, _motifs.py, _shuffle.py) ---
-from ._sequence import ALPHABET, N_CODE, decode_sequence, encode_sequence, gc_content, one_hot, reverse_complement
-from ._genome import Genome, write_fasta
 from ._motifs import (
     Motif,
     jaspar,
@@ -26,4 +22,40 @@ from ._motifs import (
     read_motifs,
     score_threshold,
 )
+from ._regions import parse_regions
+from ._sequence import ALPHABET, N_CODE, decode_sequence, encode_sequence, gc_content, one_hot, reverse_complement
 from ._shuffle import dinucleotide_shuffle
+
+__all__ = [
+    # AnnData / files
+    "read_atac",
+    "read_multiome",
+    "validate_atac",
+    "add_peak_coordinates",
+    "parse_regions",
+    "binarize",
+    "filter_peaks",
+    "filter_cells",
+    "check_paired_rna",
+    # sequences and genome
+    "ALPHABET",
+    "N_CODE",
+    "encode_sequence",
+    "decode_sequence",
+    "one_hot",
+    "reverse_complement",
+    "gc_content",
+    "Genome",
+    "write_fasta",
+    # motifs
+    "Motif",
+    "jaspar",
+    "read_motifs",
+    "read_meme",
+    "read_jaspar",
+    "read_homer",
+    "motif_scores",
+    "motif_matches",
+    "score_threshold",
+    "dinucleotide_shuffle",
+]

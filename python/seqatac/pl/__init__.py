@@ -1,0 +1,5 @@
+"""Plots (matplotlib)."""
+
+from ._embedding import embedding
+
+__all__ = ["embedding"]

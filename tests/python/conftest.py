@@ -1,0 +1,16 @@
+"""Shared pytest fixtures."""
+
+from pathlib import Path
+
+import pytest
+
+# In CI the repository is cloned with the project's shared/ folder beside it.
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder of the real scATAC fixtures (example_counts.h5ad, atac_small_peaks.h5ad)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real fixtures not found: {SHARED_DATA} (the shared/ folder beside the repo)")
+    return SHARED_DATA
