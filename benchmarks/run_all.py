@@ -1,0 +1,38 @@
+"""Run every benchmark (``make bench``); each script writes its JSON (and plots) under benchmarks/results/.
+
+Usage: ``python benchmarks/run_all.py [NAME ...]`` with NAME among the keys of ``BENCHMARKS`` (default all).
+Figures depend on the machine: run on an otherwise idle machine and record it in REPORT.md.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+BENCHMARKS = {
+    "calibration_small": ["calibrate_simulator.py", "--preset", "small"],
+    "calibration_medium": ["calibrate_simulator.py", "--preset", "medium", "--seeds", "0"],
+    "simulate_large": ["simulate.py", "--preset", "large"],
+}
+
+
+def main(names: list[str]) -> int:
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    for name in names or BENCHMARKS:
+        script, *arguments = BENCHMARKS[name]
+        started = time.perf_counter()
+        print(f"== {name}: python benchmarks/{script} {' '.join(arguments)}", flush=True)
+        subprocess.run([sys.executable, str(HERE / script), *arguments], check=True)
+        print(f"== {name}: {time.perf_counter() - started:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
