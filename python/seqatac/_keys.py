@@ -22,6 +22,12 @@ SCBASSET_TF = "scbasset_tf"
 CELLSPACE_OBSM = "X_cellspace"
 CELLSPACE_TF = "cellspace_tf"
 EPIFOUNDATION_OBSM = "X_epifoundation"
+# EpiFoundation: predicted cell type (+ its probability) in obs, predicted expression levels as an RNA layer;
+# uns[SEQATAC_UNS][EPIFOUNDATION_UNS] holds "setup", "params" and "peak_mapping"
+EPIFOUNDATION_CELL_TYPE = "epifoundation_cell_type"
+EPIFOUNDATION_CONFIDENCE = "epifoundation_cell_type_confidence"
+EPIFOUNDATION_EXPRESSION = "epifoundation_expression"
+EPIFOUNDATION_UNS = "epifoundation"
 
 # run parameters and provenance
 SEQATAC_UNS = "seqatac"

@@ -1,0 +1,744 @@
+"""The user-facing scBasset model: AnnData (cells × peaks) in; embeddings, predictions and analyses out.
+
+Yuan H., Kelley D.R. "scBasset: sequence-based modeling of single-cell ATAC-seq using convolutional
+neural networks." Nature Methods 19, 1088–1096 (2022). Method names follow scvi-tools.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from anndata import AnnData
+
+from ... import _keys
+from ..._errors import SeqatacInputError, SeqatacWarning
+from ..._utils import atomic_path, check_random_state, write_h5ad
+from ...data._genome import Genome
+from ...data._io import validate_atac
+from ...data._motifs import Motif
+from ...data._sequence import encode_sequence
+from ...metrics._stats import auroc_auprc_rows
+from ...tl._denoise import _select_peaks
+from ...tl._ism import ism
+from ...tl._predict import predict
+from ...tl._tf_activity import motif_columns, shuffled_backgrounds, tf_activity
+from .._training import child_seed
+from ._data import PeakTargets, peak_filter, split_peaks
+from ._module import NormalizedOutput, ScBassetConfig, ScBassetModule
+from ._train import TrainingOptions, Trainer
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_CONFIG, _WEIGHTS, _CELLS, _PEAKS = "config.json", "model.pt", "cells.csv", "peaks.csv"
+_ARCHITECTURE = tuple(f.name for f in fields(ScBassetConfig) if f.name not in ("n_cells", "n_batches"))
+_SPLITS = ("train", "val", "test")
+_IN_MEMORY_SEQUENCE_BYTES = 2**30  # above this, suggest an on-disk sequence cache
+
+
+class ScBasset:
+    """scBasset: a CNN that predicts every cell's accessibility of a peak from the peak's DNA sequence.
+
+    The weights of the last layer are the cell embedding and its bias is the per-cell intercept
+    (sequencing depth). Users see cells × peaks; peak-major batching happens inside.
+
+    Parameters
+    ----------
+    adata
+        AnnData (n_cells, n_peaks) with counts (any value > 0 is open) and peak coordinates in ``var``
+        columns or names. Call :meth:`setup_anndata` first to choose a layer or a batch key.
+    genome
+        :class:`~seqatac.data.Genome` or the path of the genome FASTA the peaks were called on.
+    l2_cell, l2_batch
+        scBasset-BC penalties ``λ · Σ w²`` on the cell-embedding and batch-path weights (paper: 1e-6 on
+        mixed-chemistry PBMC, 1e-8 on Buenrostro2018). Used only with a batch key.
+    train_fraction
+        Peaks used for training; the rest is split in halves into validation and test (authors: 0.9).
+    min_cell_fraction
+        Model only peaks open in at least this fraction of cells (authors: 0.01 Buenrostro2018, 0.05 10x).
+    standard_chromosomes
+        Model only peaks on chr1-22, X, Y (the authors' filter).
+    sequence_cache
+        Path of an on-disk ``int8`` sequence cache (``.npy``, memory-mapped, reused when valid) for peak sets
+        too large to encode in memory (1,344 bytes per peak).
+    random_state
+        Seed for the weight initialisation, the peak split and training (shuffles, augmentation, dropout).
+    **architecture
+        :class:`ScBassetConfig` fields (``seq_len``, ``n_filters_init``, ``n_tower_layers``,
+        ``bottleneck_size``, ...). The defaults are the authors' (4,513,960 + 33·n_cells parameters).
+
+    Examples
+    --------
+    >>> ScBasset.setup_anndata(adata, batch_key=None)
+    >>> model = ScBasset(adata, "hg38.fa")
+    >>> model.fit(max_epochs=1000)
+    >>> model.write_to_adata(adata)   # obsm["X_scbasset"], obs["scbasset_intercept"], uns["seqatac"]["scbasset"]
+    """
+
+    def __init__(
+        self,
+        adata: AnnData,
+        genome: Genome | str | os.PathLike,
+        *,
+        l2_cell: float = 0.0,
+        l2_batch: float = 0.0,
+        train_fraction: float = 0.9,
+        min_cell_fraction: float = 0.0,
+        standard_chromosomes: bool = False,
+        sequence_cache: str | os.PathLike | None = None,
+        random_state: int | None = 0,
+        **architecture,
+    ):
+        unknown = sorted(set(architecture) - set(_ARCHITECTURE))
+        if unknown:
+            raise SeqatacInputError(
+                f"unknown scBasset argument(s) {unknown}; architecture options are {list(_ARCHITECTURE)}."
+            )
+        for name, value in (("l2_cell", l2_cell), ("l2_batch", l2_batch)):
+            if not value >= 0:
+                raise SeqatacInputError(f"{name} must be >= 0, got {value!r}.")
+        setup = _stored_setup(adata)
+        if setup is None:
+            logger.info("setup_anndata was not called: using adata.X and no batch key")
+            self.setup_anndata(adata)
+            setup = _stored_setup(adata)
+        seed = _resolve_seed(random_state)
+        matrix = adata.layers[setup["layer"]] if setup.get("layer") else adata.X
+        regions = validate_atac(adata if not setup.get("layer") else _with_matrix(adata, matrix))
+        targets = PeakTargets.from_matrix(matrix)
+        keep = peak_filter(regions, targets, min_cell_fraction=min_cell_fraction,
+                           standard_chromosomes=standard_chromosomes)
+        weight_seed, split_seed, self._train_seed = (int(s.generate_state(1)[0])
+                                                     for s in np.random.SeedSequence(seed).spawn(3))
+        kept = np.flatnonzero(keep)
+        splits = {name: kept[index] for name, index in split_peaks(
+            len(kept), train_fraction=train_fraction, random_state=split_seed).items()}
+        batch_names, batch_onehot = _batches(adata, setup.get("batch_key"))
+        config = ScBassetConfig(n_cells=adata.n_obs, n_batches=len(batch_names), **architecture)
+        module = ScBassetModule(config, batch_onehot=batch_onehot)
+        generator = torch.Generator().manual_seed(weight_seed)
+        module.reset_parameters(generator)
+        params = {
+            "l2_cell": float(l2_cell), "l2_batch": float(l2_batch), "train_fraction": float(train_fraction),
+            "min_cell_fraction": float(min_cell_fraction), "standard_chromosomes": bool(standard_chromosomes),
+            "random_state": seed,
+        }
+        self._init(
+            module=module, cell_names=adata.obs_names, regions=regions, splits=splits, genome=genome,
+            setup=setup, params=params, batch_names=batch_names, adata=adata, targets=targets,
+            sequence_cache=sequence_cache,
+        )
+
+    def _init(self, *, module, cell_names, regions, splits, genome, setup, params, batch_names, adata,
+              targets, sequence_cache, history=None):
+        self.module: ScBassetModule = module.use_channels_last(True)
+        self.cell_names = pd.Index(cell_names)
+        self.regions: pd.DataFrame = regions
+        self.splits: dict[str, np.ndarray] = splits
+        self.genome = Genome(genome) if isinstance(genome, (str, os.PathLike)) else genome
+        self.setup = dict(setup)
+        self.params = dict(params)
+        self.batch_names = list(batch_names)
+        self.history = pd.DataFrame(history or [])
+        self._adata, self._targets = adata, targets
+        self.sequence_cache = Path(sequence_cache) if sequence_cache is not None else None
+        self._codes = None
+        self.is_trained = bool(history)
+        self.model_dir: Path | None = None
+
+    # ------------------------------------------------------------------------------------------ setup
+
+    @classmethod
+    def setup_anndata(cls, adata: AnnData, *, batch_key: str | None = None, layer: str | None = None) -> None:
+        """Declare where the counts and (for scBasset-BC) the batches are; stored in ``adata.uns``.
+
+        Parameters
+        ----------
+        adata
+            AnnData (n_cells, n_peaks).
+        batch_key
+            ``obs`` column of batch labels: trains scBasset-BC (a batch path added to the cell logits).
+        layer
+            Layer holding the counts; default ``adata.X``.
+
+        Returns
+        -------
+        None. Sets ``adata.uns["seqatac"]["scbasset"]["setup"]``.
+        """
+        if layer is not None and layer not in adata.layers:
+            raise SeqatacInputError(f"layer {layer!r} is not in adata.layers ({list(adata.layers)}); pass an existing layer.")
+        if batch_key is not None:
+            if batch_key not in adata.obs:
+                raise SeqatacInputError(
+                    f"batch_key {batch_key!r} is not an obs column ({list(adata.obs.columns)[:10]}); pass an existing column."
+                )
+            if adata.obs[batch_key].isna().any():
+                raise SeqatacInputError(f"obs[{batch_key!r}] has missing values; give every cell a batch label.")
+        setup = {key: value for key, value in (("batch_key", batch_key), ("layer", layer)) if value is not None}
+        adata.uns.setdefault(_keys.SEQATAC_UNS, {}).setdefault(_keys.SCBASSET_UNS, {})["setup"] = setup
+
+    @property
+    def config(self) -> ScBassetConfig:
+        """The architecture."""
+        return self.module.config
+
+    @property
+    def seq_len(self) -> int:
+        """Input sequence length in bp."""
+        return self.config.seq_len
+
+    def __repr__(self):
+        state = "trained" if self.is_trained else "untrained"
+        bc = f", scBasset-BC over {len(self.batch_names)} batches" if self.batch_names else ""
+        return (f"ScBasset({len(self.cell_names):,} cells × {len(self.regions):,} peaks, "
+                f"{self.module.n_parameters:,} parameters, {state}{bc})")
+
+    # ------------------------------------------------------------------------------------------ data
+
+    def _peak_codes(self) -> np.ndarray:
+        """Integer codes ``(n_peaks, seq_len)`` of every peak (encoded once; memory-mapped with a cache)."""
+        if self._codes is None:
+            self._require_genome()
+            if self.sequence_cache is None and len(self.regions) * self.seq_len > _IN_MEMORY_SEQUENCE_BYTES:
+                warnings.warn(
+                    f"encoding {len(self.regions):,} peak sequences in memory "
+                    f"({len(self.regions) * self.seq_len / 2**30:.1f} GiB); pass sequence_cache='peaks.npy' "
+                    "to keep them in a memory-mapped file instead.", SeqatacWarning, stacklevel=3,
+                )
+            if self.sequence_cache is not None:
+                self._codes = self.genome.cache_encoded(self.regions, width=self.seq_len, path=self.sequence_cache)
+            else:
+                self._codes = self.genome.encode_regions(self.regions, width=self.seq_len)
+        return self._codes
+
+    def _codes_of(self, peaks: np.ndarray) -> np.ndarray:
+        if self._codes is not None:
+            return np.asarray(self._codes[peaks])
+        self._require_genome()
+        return self.genome.encode_regions(self.regions.iloc[peaks], width=self.seq_len)
+
+    def _require_genome(self) -> None:
+        if self.genome is None:
+            raise SeqatacInputError(
+                "this model has no genome to read peak sequences from; load it with "
+                "ScBasset.load(dir, genome='genome.fa')."
+            )
+
+    def _training_targets(self) -> PeakTargets:
+        if self._targets is None:
+            raise SeqatacInputError(
+                "the accessibility data are not attached to this model; load it with ScBasset.load(dir, adata=adata)."
+            )
+        return self._targets
+
+    # ------------------------------------------------------------------------------------------ training
+
+    def fit(
+        self,
+        *,
+        max_epochs: int = 1000,
+        batch_size: int = 128,
+        cell_batch_size: int | None = None,
+        lr: float = 0.01,
+        early_stopping: bool = True,
+        patience: int = 50,
+        min_delta: float = 1e-6,
+        restore_best: bool = True,
+        reverse_complement: bool = True,
+        shift_max: int = 3,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 1,
+        checkpoint_steps: int | None = None,
+        resume: bool = False,
+        device: str = "auto",
+        precision: str = "auto",
+        n_threads: int | None = None,
+        verbose: bool = True,
+    ) -> None:
+        """Train with binary cross-entropy and Adam (lr 0.01, betas 0.95/0.9995, eps 1e-7).
+
+        Each step takes ``batch_size`` peaks from a fresh global permutation of the training peaks, with
+        every cell's accessibility of those peaks as targets; the whole batch is reverse-complemented with
+        probability 1/2 and shifted by a uniform ``-shift_max..shift_max`` bp. Per-cell auROC is tracked on
+        the training and validation peaks each epoch; early stopping follows the training auROC (the
+        embeddings keep improving after the validation auROC plateaus). Under ``torchrun`` the run is
+        data-parallel (DDP: NCCL on GPUs, gloo on CPUs), each rank taking a share of every batch.
+
+        Parameters
+        ----------
+        max_epochs
+            Upper bound on epochs (the authors: 1,000).
+        batch_size
+            Peaks per step (global, over all DDP ranks).
+        cell_batch_size
+            Also subsample this many cells per step (memory scales with it instead of n_cells).
+        lr
+            Adam learning rate.
+        early_stopping, patience, min_delta
+            Stop when the training auROC has not improved by ``min_delta`` for ``patience`` epochs.
+        restore_best
+            Keep the weights of the epoch with the best training auROC (as the authors' checkpoint).
+        reverse_complement, shift_max
+            Augmentation.
+        checkpoint_dir
+            Write ``checkpoint.pt`` there (atomically) every ``checkpoint_every`` epochs and, with
+            ``checkpoint_steps``, every that many steps within an epoch.
+        resume
+            Continue from ``checkpoint_dir/checkpoint.pt`` when it exists: the result equals an
+            uninterrupted run (single process, CPU, same settings). ``max_epochs`` counts from the start.
+        device
+            ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+        precision
+            ``"auto"`` (bf16 autocast on GPUs and on CPUs with native bf16, else fp32), ``"fp32"``, ``"bf16"``.
+        n_threads
+            torch intra-op threads during training (None: unchanged).
+        verbose
+            Progress bars (epochs with loss/auROC/ETA, and steps).
+
+        Returns
+        -------
+        None. Sets ``history`` (one row per epoch: train/val loss and auROC, seconds) and ``is_trained``.
+        """
+        options = TrainingOptions(
+            max_epochs=max_epochs, batch_size=batch_size, cell_batch_size=cell_batch_size, lr=lr,
+            early_stopping=early_stopping, patience=patience, min_delta=min_delta, restore_best=restore_best,
+            reverse_complement=reverse_complement, shift_max=shift_max,
+            checkpoint_dir=str(checkpoint_dir) if checkpoint_dir is not None else None,
+            checkpoint_every=checkpoint_every, checkpoint_steps=checkpoint_steps, resume=resume, device=device,
+            precision=precision, n_threads=n_threads, verbose=verbose,
+        )
+        trainer = Trainer(self, options)
+        history = trainer.run(self._train_seed)
+        self.history = pd.DataFrame(history)
+        self.is_trained = True
+        self.params["training"] = {**asdict(options), "precision": trainer.precision,
+                                   "device": str(trainer.device)}
+
+    # ------------------------------------------------------------------------------------------ getters
+
+    def get_latent_representation(self) -> np.ndarray:
+        """Cell embedding: the final layer's weights, ``(n_cells, bottleneck_size)``."""
+        return self.module.cell_head.weight.detach().float().cpu().numpy().copy()
+
+    def get_cell_intercept(self) -> np.ndarray:
+        """Per-cell intercept (the final layer's bias; tracks log sequencing depth), ``(n_cells,)``."""
+        return self.module.cell_head.bias.detach().float().cpu().numpy().copy()
+
+    def predictor(self, output: str = "denoised") -> torch.nn.Module:
+        """The network as a one-hot → output module for the ``seqatac.tl`` analyses (shares the weights).
+
+        ``output``: ``"denoised"`` (``sigmoid(embedding · W)``, cells), ``"logits"`` (``embedding · W``) or
+        ``"embedding"`` (the peak embedding).
+        """
+        return NormalizedOutput(self.module, output)
+
+    def _peak_index(self, peaks) -> np.ndarray:
+        return _select_peaks(self.regions.index, peaks)
+
+    def get_peak_embedding(self, peaks=None, *, batch_size: int = 128, device=None, precision: str = "fp32",
+                           verbose: bool = False) -> np.ndarray:
+        """Peak embeddings (the bottleneck), ``(n_selected, bottleneck_size)``.
+
+        ``peaks``: names, indices or a boolean mask over the model's peaks; default all.
+        """
+        index = self._peak_index(peaks)
+        return predict(self.predictor("embedding"), self._codes_of(index), batch_size=batch_size,
+                       device=device, precision=precision, verbose=verbose)
+
+    def get_denoised_accessibility(self, peaks, *, batch_size: int = 128, device=None, precision: str = "fp32",
+                                   verbose: bool = False) -> np.ndarray:
+        """Depth-normalised accessibility ``sigmoid(embedding · W)`` (no intercept), ``(n_cells, n_selected)``.
+
+        ``peaks``: names, indices or a boolean mask over the model's peaks. For all peaks of a large dataset
+        stream them to a file with :func:`seqatac.tl.denoise`.
+        """
+        index = self._peak_index(peaks)
+        return predict(self.predictor("denoised"), self._codes_of(index), batch_size=batch_size, device=device,
+                       precision=precision, verbose=verbose).T
+
+    def evaluate(self, split: str = "test", *, batch_size: int = 128, device=None, precision: str = "fp32",
+                 verbose: bool = False) -> dict:
+        """auROC and auPR on held-out peaks, per cell (ranking its peaks) and per peak (ranking cells).
+
+        Parameters
+        ----------
+        split
+            ``"test"``, ``"val"`` or ``"train"``.
+
+        Returns
+        -------
+        ``{"per_cell": DataFrame (n_cells, [auroc, auprc]), "per_peak": DataFrame (n_split, [auroc, auprc]),
+        "summary": {auroc_per_cell, auprc_per_cell, auroc_per_peak, auprc_per_peak} (means)}``. Predictions
+        include the intercept (the full model). Memory: one float32 ``n_cells × n_split`` score matrix.
+        """
+        if split not in _SPLITS:
+            raise SeqatacInputError(f"split must be one of {_SPLITS}, got {split!r}.")
+        peaks = self.splits[split]
+        if len(peaks) == 0:
+            raise SeqatacInputError(f"the {split} split is empty; use a train_fraction below 1.")
+        targets = self._training_targets().subset_peaks(peaks)
+        head = self.module.cell_head
+        scores = np.empty((len(self.cell_names), len(peaks)), dtype=np.float32)
+        per_peak = np.empty((len(peaks), 2))
+        logits = predict(self.predictor("embedding"), self._codes_of(peaks), batch_size=batch_size,
+                         device=device, precision=precision, verbose=verbose)
+        weight, bias = head.weight.detach().float().cpu().numpy(), head.bias.detach().float().cpu().numpy()
+        for start in range(0, len(peaks), batch_size):
+            rows = np.arange(start, min(start + batch_size, len(peaks)))
+            block = logits[rows] @ weight.T + bias  # (b, n_cells)
+            scores[:, rows] = block.T
+            truth = targets.dense_rows(rows).astype(bool)
+            per_peak[rows, 0], per_peak[rows, 1] = auroc_auprc_rows(truth, block)
+        truth = sp.csr_matrix((np.ones(len(targets.indices), dtype=bool), targets.indices, targets.indptr),
+                              shape=(len(peaks), len(self.cell_names))).T.tocsr()
+        per_cell = np.empty((len(self.cell_names), 2))
+        for start in range(0, len(self.cell_names), 1024):
+            rows = slice(start, start + 1024)
+            per_cell[rows, 0], per_cell[rows, 1] = auroc_auprc_rows(truth[rows].toarray(), scores[rows])
+        per_cell = pd.DataFrame(per_cell, index=self.cell_names, columns=["auroc", "auprc"])
+        per_peak = pd.DataFrame(per_peak, index=self.regions.index[peaks], columns=["auroc", "auprc"])
+        summary = {f"{metric}_per_{what}": float(np.nanmean(table[metric]))
+                   for what, table in (("cell", per_cell), ("peak", per_peak)) for metric in ("auroc", "auprc")}
+        return {"per_cell": per_cell, "per_peak": per_peak, "summary": summary}
+
+    def get_tf_activity(
+        self,
+        motifs: list[Motif] | None = None,
+        *,
+        n_backgrounds: int = 1000,
+        zscore: bool = True,
+        random_state=0,
+        batch_size: int = 128,
+        device=None,
+        precision: str = "fp32",
+        verbose: bool = True,
+    ) -> pd.DataFrame:
+        """TF activity per cell by motif insertion (the authors' ``motif_score``).
+
+        Backgrounds are ``n_backgrounds`` dinucleotide-shuffled sequences of randomly chosen peaks of this
+        model; for each motif, instances sampled from its PFM are inserted at the centre of every background
+        and the change of the denoised accessibility, averaged over backgrounds, is z-scored across cells.
+
+        Parameters
+        ----------
+        motifs
+            :class:`~seqatac.data.Motif` list (``seqatac.data.jaspar(...)`` or ``read_motifs(path)``);
+            default JASPAR2024 CORE vertebrates (offline, through pyjaspar).
+        n_backgrounds
+            Background sequences (the authors: 1,000; cost is ``n_backgrounds · (n_motifs + 1)`` forward passes).
+        zscore
+            z-score across cells (False: the raw mean change of accessibility).
+        random_state
+            Seed for the backgrounds and the motif instances.
+
+        Returns
+        -------
+        DataFrame ``(n_cells, n_motifs)`` indexed by cell names, columns named by
+        :func:`seqatac.tl.motif_columns` (TF names).
+        """
+        if motifs is None:
+            from ...data._motifs import jaspar
+
+            motifs = jaspar()
+        rng = check_random_state(random_state)
+        backgrounds = shuffled_backgrounds(_PeakSequences(self), n=n_backgrounds, random_state=rng)
+        return tf_activity(self.predictor("denoised"), backgrounds, motifs, zscore=zscore,
+                           output_names=self.cell_names, random_state=rng, batch_size=batch_size, device=device,
+                           precision=precision, verbose=verbose)
+
+    def get_ism(
+        self,
+        sequence=None,
+        *,
+        region=None,
+        positions=None,
+        batch_size: int = 256,
+        device=None,
+        precision: str = "fp32",
+        verbose: bool = False,
+    ) -> np.ndarray:
+        """In silico saturation mutagenesis: importance of each position for each cell.
+
+        Outputs are ``embedding · W`` (no sigmoid, no intercept); see :func:`seqatac.tl.ism`. The mutants
+        run through the network once and are projected on every cell's weights afterwards (exact: the
+        score is linear in the embedding), so the cost does not grow with the number of cells.
+
+        Parameters
+        ----------
+        sequence
+            A DNA string, a list of strings, or integer codes ``(n, seq_len)``; each of length ``seq_len``.
+        region
+            Instead of ``sequence``: a genomic region (``"chr1:1000-1100"`` or ``(chrom, start, end)``). The
+            ``seq_len`` window centred on it is mutated at the region's positions.
+        positions
+            Positions (within the window) to mutate; default all, or the region's.
+
+        Returns
+        -------
+        float32 array ``(n_sequences, n_cells, n_positions)`` (one sequence for a region).
+        """
+        if (sequence is None) == (region is None):
+            raise SeqatacInputError("pass exactly one of sequence= or region=.")
+        if region is not None:
+            codes, span = self._region_window(region)
+            positions = span if positions is None else positions
+        else:
+            codes = _as_codes(sequence, self.seq_len)
+        latent = ism(self.predictor("embedding"), codes, positions=positions, batch_size=batch_size,
+                     device=device, precision=precision, verbose=verbose)
+        weight = self.module.cell_head.weight.detach().float().cpu().numpy()
+        return np.einsum("ck,nkp->ncp", weight, latent).astype(np.float32)
+
+    def _region_window(self, region) -> tuple[np.ndarray, np.ndarray]:
+        from ...data._regions import parse_regions
+
+        if isinstance(region, str):
+            table = parse_regions([region])
+        else:
+            chrom, start, end = region
+            table = pd.DataFrame({_keys.CHROM: [str(chrom)], _keys.START: [int(start)], _keys.END: [int(end)]})
+        self._require_genome()
+        codes = self.genome.encode_regions(table, width=self.seq_len)
+        start, end = int(table[_keys.START].iloc[0]), int(table[_keys.END].iloc[0])
+        window_start = (start + end) // 2 - self.seq_len // 2
+        span = np.arange(max(start, window_start), min(end, window_start + self.seq_len)) - window_start
+        return codes, span
+
+    # ------------------------------------------------------------------------------------------ AnnData
+
+    def write_to_adata(self, adata: AnnData | None = None, *, tf_activity: pd.DataFrame | None = None,
+                       motifs: list[Motif] | None = None) -> None:
+        """Write the results into an AnnData of the model's cells (default: the one it was built from).
+
+        Parameters
+        ----------
+        adata
+            AnnData whose ``obs_names`` are the model's cells in order.
+        tf_activity
+            Output of :meth:`get_tf_activity`, stored as a DataFrame in ``obsm["scbasset_tf"]``.
+        motifs
+            The motifs behind ``tf_activity``: their ids and names go to ``uns[...]["tf_motifs"]``.
+
+        Returns
+        -------
+        None. Sets ``obsm["X_scbasset"]`` (n_cells, bottleneck), ``obs["scbasset_intercept"]``,
+        ``obsm["scbasset_tf"]`` (with ``tf_activity``) and ``uns["seqatac"]["scbasset"]`` (``params``,
+        ``model_dir``, ``history``, ``tf_motifs``).
+        """
+        adata = self._adata if adata is None else adata
+        if adata is None or not pd.Index(adata.obs_names).equals(self.cell_names):
+            raise SeqatacInputError(
+                "write_to_adata needs an AnnData with exactly the model's cells in order; pass adata[model.cell_names]."
+            )
+        adata.obsm[_keys.SCBASSET_OBSM] = self.get_latent_representation()
+        adata.obs[_keys.SCBASSET_INTERCEPT] = self.get_cell_intercept()
+        uns = adata.uns.setdefault(_keys.SEQATAC_UNS, {}).setdefault(_keys.SCBASSET_UNS, {})
+        uns["setup"] = dict(self.setup)
+        uns["params"] = {"architecture": self.config.to_dict(), **_jsonable(self.params)}
+        uns["params"]["architecture"] = json.dumps(uns["params"]["architecture"])
+        if "training" in uns["params"]:
+            uns["params"]["training"] = json.dumps(uns["params"]["training"])
+        if self.model_dir is not None:
+            uns["model_dir"] = str(self.model_dir)
+        if len(self.history):
+            uns["history"] = self.history.copy()
+        if tf_activity is not None:
+            if not tf_activity.index.equals(self.cell_names):
+                raise SeqatacInputError("tf_activity must be indexed by the model's cells (from get_tf_activity).")
+            adata.obsm[_keys.SCBASSET_TF] = tf_activity
+            if motifs is not None:
+                uns["tf_motifs"] = pd.DataFrame({"column": motif_columns(motifs), "motif_id": [m.id for m in motifs],
+                                                 "motif_name": [m.name for m in motifs]})
+
+    # ------------------------------------------------------------------------------------------ persistence
+
+    def save(self, dir_path: str | os.PathLike, *, overwrite: bool = False, save_anndata: bool = False) -> None:
+        """Save to a directory: ``config.json``, ``model.pt`` (state dict), ``cells.csv``, ``peaks.csv``.
+
+        Parameters
+        ----------
+        dir_path
+            Target directory (created).
+        overwrite
+            Replace an existing saved model there.
+        save_anndata
+            Also write the AnnData the model was built from as ``adata.h5ad``.
+
+        Returns
+        -------
+        None. Every file is written atomically; ``model_dir`` is set.
+        """
+        path = Path(dir_path)
+        if (path / _CONFIG).exists() and not overwrite:
+            raise SeqatacInputError(f"{str(path)!r} already holds a saved model; pass overwrite=True or another path.")
+        path.mkdir(parents=True, exist_ok=True)
+        split = np.full(len(self.regions), "excluded", dtype=object)
+        for name in _SPLITS:
+            split[self.splits[name]] = name
+        peaks = self.regions.assign(split=split)
+        peaks.index.name = "peak"
+        cells = pd.DataFrame(index=pd.Index(self.cell_names, name="cell"))
+        config = {
+            "format_version": FORMAT_VERSION,
+            "model": "scbasset",
+            "architecture": self.config.to_dict(),
+            "params": _jsonable(self.params),
+            "setup": self.setup,
+            "batches": self.batch_names,
+            "train_seed": self._train_seed,
+            "genome_fasta": str(self.genome.path.resolve()) if getattr(self.genome, "path", None) else None,
+            "history": _jsonable(self.history.to_dict(orient="records")),
+        }
+        with atomic_path(path / _WEIGHTS) as tmp:
+            torch.save({key: value.detach().cpu().contiguous() for key, value in self.module.state_dict().items()},
+                       tmp)
+        for name, table in ((_CELLS, cells), (_PEAKS, peaks)):
+            with atomic_path(path / name) as tmp:
+                table.to_csv(tmp)
+        if save_anndata and self._adata is not None:
+            write_h5ad(self._adata, path / "adata.h5ad")
+        with atomic_path(path / _CONFIG) as tmp:  # last: its presence marks a complete save
+            tmp.write_text(json.dumps(config, indent=1))
+        self.model_dir = path
+        logger.info("saved scBasset model to %s", path)
+
+    @classmethod
+    def load(cls, dir_path: str | os.PathLike, *, adata: AnnData | None = None,
+             genome: Genome | str | os.PathLike | None = None) -> "ScBasset":
+        """Load a model saved by :meth:`save` (weights read with ``weights_only=True``).
+
+        Parameters
+        ----------
+        dir_path
+            The saved model's directory.
+        adata
+            The cells × peaks data (same cells and peaks): needed to evaluate or continue training.
+            Default: ``adata.h5ad`` in the directory if present.
+        genome
+            Genome for peak sequences; default the FASTA recorded at save time, if it still exists.
+
+        Returns
+        -------
+        :class:`ScBasset` on the CPU, in eval mode.
+        """
+        path = Path(dir_path)
+        if not (path / _CONFIG).is_file():
+            raise SeqatacInputError(f"{str(path)!r} holds no saved scBasset model ({_CONFIG} missing).")
+        config = json.loads((path / _CONFIG).read_text())
+        if config.get("format_version") != FORMAT_VERSION or config.get("model") != "scbasset":
+            raise SeqatacInputError(
+                f"{str(path)!r} is not a scBasset model of format_version {FORMAT_VERSION} "
+                f"(found model={config.get('model')!r}, format_version={config.get('format_version')!r})."
+            )
+        state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
+        cells = pd.read_csv(path / _CELLS, index_col=0, dtype=str, keep_default_na=False).index
+        peaks = pd.read_csv(path / _PEAKS, index_col=0, dtype={_keys.CHROM: str}, keep_default_na=False)
+        peaks.index = peaks.index.astype(str)
+        architecture = ScBassetConfig(**config["architecture"])
+        onehot = state.get("batch_onehot")
+        module = ScBassetModule(architecture, batch_onehot=onehot)
+        module.load_state_dict(state)
+        module.eval()
+        splits = {name: np.flatnonzero(peaks["split"].to_numpy() == name) for name in _SPLITS}
+        regions = peaks[[_keys.CHROM, _keys.START, _keys.END]].astype({_keys.START: np.int64, _keys.END: np.int64})
+        if adata is None and (path / "adata.h5ad").is_file():
+            import anndata
+
+            adata = anndata.read_h5ad(path / "adata.h5ad")
+        targets = None
+        if adata is not None:
+            if not adata.obs_names.equals(cells) or not adata.var_names.astype(str).equals(regions.index):
+                raise SeqatacInputError(
+                    f"adata ({adata.n_obs} cells × {adata.n_vars} peaks) does not have the saved model's "
+                    f"{len(cells)} cells and {len(regions)} peaks in the same order; pass the training AnnData."
+                )
+            layer = config["setup"].get("layer")
+            targets = PeakTargets.from_matrix(adata.layers[layer] if layer else adata.X)
+        if genome is None and config.get("genome_fasta") and Path(config["genome_fasta"]).is_file():
+            genome = config["genome_fasta"]
+        model = cls.__new__(cls)
+        model._init(module=module, cell_names=cells, regions=regions, splits=splits, genome=genome,
+                    setup=config["setup"], params=config["params"], batch_names=config["batches"], adata=adata,
+                    targets=targets, sequence_cache=None, history=config.get("history"))
+        model._train_seed = int(config["train_seed"])
+        model.model_dir = path
+        return model
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+class _PeakSequences:
+    """The model's peak codes, encoded on demand: ``len()`` peaks, ``[indices]`` → ``(k, seq_len)`` codes."""
+
+    def __init__(self, model: ScBasset):
+        self.model = model
+
+    def __len__(self) -> int:
+        return len(self.model.regions)
+
+    def __getitem__(self, index) -> np.ndarray:
+        return self.model._codes_of(np.asarray(index))
+
+
+def _stored_setup(adata: AnnData) -> dict | None:
+    setup = adata.uns.get(_keys.SEQATAC_UNS, {}).get(_keys.SCBASSET_UNS, {}).get("setup")
+    return dict(setup) if setup is not None else None
+
+
+def _with_matrix(adata: AnnData, matrix) -> AnnData:
+    """A lightweight AnnData sharing ``adata``'s obs/var with another matrix (to validate a layer)."""
+    return AnnData(X=matrix, obs=pd.DataFrame(index=adata.obs_names), var=adata.var)
+
+
+def _batches(adata: AnnData, batch_key: str | None) -> tuple[list[str], np.ndarray | None]:
+    if batch_key is None:
+        return [], None
+    labels = adata.obs[batch_key].astype("category")
+    names = [str(c) for c in labels.cat.categories]
+    onehot = np.zeros((len(names), adata.n_obs), dtype=np.float32)
+    onehot[labels.cat.codes.to_numpy(), np.arange(adata.n_obs)] = 1
+    return names, onehot
+
+
+def _resolve_seed(random_state) -> int:
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state)
+    return child_seed(check_random_state(random_state))
+
+
+def _as_codes(sequence, length: int) -> np.ndarray:
+    if isinstance(sequence, str):
+        sequence = [sequence]
+    if isinstance(sequence, (list, tuple)) and all(isinstance(s, str) for s in sequence):
+        codes = [encode_sequence(s) for s in sequence]
+        if any(len(c) != length for c in codes):
+            raise SeqatacInputError(f"every sequence must be {length} bp long (the model's seq_len).")
+        return np.stack(codes)
+    codes = np.asarray(sequence)
+    if codes.ndim == 1:
+        codes = codes[None]
+    if codes.shape[-1] != length:
+        raise SeqatacInputError(f"sequences must be {length} bp long (the model's seq_len), got {codes.shape[-1]}.")
+    return codes
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

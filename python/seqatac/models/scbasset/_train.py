@@ -1,0 +1,299 @@
+"""scBasset's training loop: peak-major minibatches, augmentation, per-cell auROC, checkpoints, DDP."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from ..._errors import SeqatacInputError
+from ...tl._predict import codes_to_onehot
+from .. import _training as T
+from ._data import augment_codes, epoch_batches
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class TrainingOptions:
+    """Arguments of :meth:`ScBasset.fit` (documented there)."""
+
+    max_epochs: int = 1000
+    batch_size: int = 128
+    cell_batch_size: int | None = None
+    lr: float = 0.01
+    early_stopping: bool = True
+    patience: int = 50
+    min_delta: float = 1e-6
+    restore_best: bool = True
+    reverse_complement: bool = True
+    shift_max: int = 3
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 1
+    checkpoint_steps: int | None = None
+    resume: bool = False
+    device: str = "auto"
+    precision: str = "auto"
+    n_threads: int | None = None
+    verbose: bool = True
+
+    def __post_init__(self):
+        for name in ("max_epochs", "batch_size", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise SeqatacInputError(f"{name} must be a positive integer, got {value!r}.")
+        for name in ("cell_batch_size", "checkpoint_steps"):
+            value = getattr(self, name)
+            if value is not None and (int(value) != value or value < 1):
+                raise SeqatacInputError(f"{name} must be a positive integer or None, got {value!r}.")
+        if not self.lr > 0:
+            raise SeqatacInputError(f"lr must be > 0, got {self.lr!r}.")
+        if int(self.shift_max) != self.shift_max or self.shift_max < 0:
+            raise SeqatacInputError(f"shift_max must be an integer >= 0, got {self.shift_max!r}.")
+        if self.resume and self.checkpoint_dir is None:
+            raise SeqatacInputError("resume=True needs checkpoint_dir= (the directory holding checkpoint.pt).")
+
+
+class Trainer:
+    """One training run of an :class:`~seqatac.models.ScBasset` (a fresh start or a resume)."""
+
+    def __init__(self, model, options: TrainingOptions):
+        self.model, self.options = model, options
+        self.device = T.select_device(options.device)
+        self.precision = T.resolve_precision(options.precision, self.device)
+        self.module = model.module
+        self.targets = model._training_targets()
+        self.codes = model._peak_codes()
+        self.train_peaks, self.val_peaks = model.splits["train"], model.splits["val"]
+        if len(self.train_peaks) < 2:
+            raise SeqatacInputError(
+                f"only {len(self.train_peaks)} training peak(s); scBasset needs at least 2 (BatchNorm). "
+                "Use more peaks or relax the peak filters."
+            )
+        n_cells = model.config.n_cells
+        if options.cell_batch_size is not None and options.cell_batch_size > n_cells:
+            raise SeqatacInputError(f"cell_batch_size={options.cell_batch_size} exceeds the {n_cells} cells.")
+
+    # ------------------------------------------------------------------------------------- state
+
+    def _fresh_state(self, seed: int, rank: int) -> None:
+        seeds = np.random.SeedSequence(seed).spawn(2)
+        self.rng = np.random.default_rng(seeds[0])  # shuffles, augmentation, cell samples: same on all ranks
+        self.dropout_generator = T.torch_generator(int(seeds[1].generate_state(1)[0]) + rank, self.device)
+        self.epoch, self.position, self.permutation = 0, 0, None
+        self.history: list[dict] = []
+        self.stopper = T.EarlyStopping(patience=self.options.patience, min_delta=self.options.min_delta)
+        self.best_state: dict | None = None
+        self.finished = False
+        self.train_auroc = T.BinnedAUROC(self.model.config.n_cells, device=self.device)
+        self.loss_sum, self.rows = 0.0, 0
+
+    def _fingerprint(self) -> dict:
+        return {
+            "config": self.model.config.to_dict(),
+            "n_peaks": len(self.model.regions),
+            "n_train": len(self.train_peaks),
+            "batch_size": self.options.batch_size,
+            "cell_batch_size": self.options.cell_batch_size,
+        }
+
+    def _checkpoint_state(self) -> dict:
+        counts = self.train_auroc.counts.clone()
+        loss_sum, rows = T.all_reduce_sum([self.loss_sum, self.rows], self.device)
+        if T.is_distributed():  # a mid-epoch checkpoint keeps the summed partial metrics on rank 0
+            torch.distributed.all_reduce(counts)
+        permutation = self.permutation if self.permutation is not None else np.empty(0, dtype=np.int64)
+        return {
+            "fingerprint": self._fingerprint(),
+            "model": T.cpu_state_dict(self.module),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "position": self.position,
+            "permutation": torch.from_numpy(np.asarray(permutation, dtype=np.int64)),
+            "numpy_rng": T.numpy_rng_state(self.rng),
+            "dropout_rng": self.dropout_generator.get_state(),
+            "history": self.history,
+            "early_stopping": self.stopper.state_dict(),
+            "best_state": self.best_state or {},
+            "finished": self.finished,
+            "train_counts": counts.cpu(),
+            "train_loss_sum": float(loss_sum),
+            "train_rows": int(rows),
+        }
+
+    def _save(self) -> None:
+        if self.options.checkpoint_dir is None:
+            return
+        state = self._checkpoint_state()  # collective: every rank takes part
+        if T.rank_and_world()[0] == 0:
+            T.save_checkpoint(state, Path(self.options.checkpoint_dir) / CHECKPOINT_NAME)
+        T.barrier()
+
+    def _restore(self, path: Path, rank: int) -> None:
+        state = T.load_checkpoint(path)
+        if state["fingerprint"] != self._fingerprint():
+            raise SeqatacInputError(
+                f"the checkpoint {str(path)!r} belongs to a different model, data or batch size "
+                f"({state['fingerprint']} vs {self._fingerprint()}); use a new checkpoint_dir or resume=False."
+            )
+        self.module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        self.permutation = state["permutation"].numpy() if state["permutation"].numel() else None
+        T.set_numpy_rng_state(self.rng, state["numpy_rng"])
+        if rank == 0:  # other DDP ranks keep a fresh dropout stream (exact resume is for single-process runs)
+            self.dropout_generator.set_state(state["dropout_rng"])
+        self.history = list(state["history"])
+        self.stopper.load_state_dict(state["early_stopping"])
+        self.best_state = state["best_state"] or None
+        self.finished = bool(state["finished"])
+        if rank == 0:
+            self.train_auroc.counts.copy_(state["train_counts"].to(self.device))
+            self.loss_sum, self.rows = float(state["train_loss_sum"]), int(state["train_rows"])
+        logger.info("resumed from %s at epoch %d, step %d", path, self.epoch, self.position)
+
+    # ------------------------------------------------------------------------------------- loop
+
+    def run(self, seed: int) -> list[dict]:
+        options = self.options
+        with T.num_threads(options.n_threads):
+            created = T.init_distributed(self.device)
+            try:
+                return self._run(seed)
+            finally:
+                T.finish_distributed(created)
+
+    def _run(self, seed: int) -> list[dict]:
+        options = self.options
+        rank, world = T.rank_and_world()
+        self.module.to(self.device)
+        self.module.train()
+        self.optimizer = torch.optim.Adam(
+            self.module.parameters(), lr=options.lr, betas=(0.95, 0.9995), eps=1e-7,
+            fused=self.device.type in ("cpu", "cuda"),
+        )
+        self._fresh_state(seed, rank)
+        path = Path(options.checkpoint_dir) / CHECKPOINT_NAME if options.checkpoint_dir else None
+        if options.resume and path.is_file():
+            self._restore(path, rank)
+        elif options.resume:
+            logger.info("no checkpoint in %s yet: starting a new run", options.checkpoint_dir)
+        net = self.module
+        if T.is_distributed():
+            net = DistributedDataParallel(self.module, device_ids=[self.device.index] if self.device.type == "cuda"
+                                          else None)
+        from tqdm.auto import tqdm
+
+        show = options.verbose and rank == 0
+        epochs_bar = tqdm(total=options.max_epochs, initial=min(self.epoch, options.max_epochs), unit="epoch",
+                          desc="scBasset", disable=not show)
+        try:
+            while self.epoch < options.max_epochs and not self.finished:
+                started = time.perf_counter()
+                self._train_epoch(net, rank, world, show)
+                record = self._end_epoch(rank, world, time.perf_counter() - started)
+                epochs_bar.update(1)
+                epochs_bar.set_postfix(loss=f"{record['train_loss']:.4f}", auroc=f"{record['train_auroc']:.4f}",
+                                       val_auroc=f"{record['val_auroc']:.4f}")
+        finally:
+            epochs_bar.close()
+        self.module.train(False)
+        if options.restore_best and self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
+        return self.history
+
+    def _train_epoch(self, net, rank: int, world: int, show: bool) -> None:
+        options, module = self.options, self.module
+        if self.permutation is None:
+            self.permutation = self.rng.permutation(self.train_peaks)  # a true global shuffle
+        slices = epoch_batches(len(self.permutation), options.batch_size, min_last=2 * world)
+        from tqdm.auto import tqdm
+
+        steps = tqdm(total=len(slices), initial=self.position, leave=False, unit="step",
+                     desc=f"epoch {self.epoch + 1}", disable=not show)
+        module.train()
+        l2 = dict(l2_cell=self.model.params["l2_cell"], l2_batch=self.model.params["l2_batch"])
+        while self.position < len(slices):
+            batch = self.permutation[slices[self.position]]
+            reverse = bool(self.rng.random() < 0.5) if options.reverse_complement else False
+            shift = int(self.rng.integers(-options.shift_max, options.shift_max + 1)) if options.shift_max else 0
+            cells = None
+            if options.cell_batch_size is not None:
+                cells = np.sort(self.rng.choice(self.model.config.n_cells, options.cell_batch_size, replace=False))
+            local = np.sort(np.array_split(batch, world)[rank])
+            x, y = self._tensors(local, cells, reverse=reverse, shift=shift)
+            cell_index = torch.from_numpy(cells).to(self.device) if cells is not None else None
+            with T.autocast(self.device, self.precision):
+                outputs = net(x, cell_index=cell_index, dropout_generator=self.dropout_generator)
+            # scale so that DDP's gradient average equals the gradient of the global batch mean
+            losses = module.loss(outputs, y, bce_scale=len(local) * world / len(batch), **l2)
+            self.optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            self.optimizer.step()
+            self.loss_sum += float(losses["bce"]) * len(local)
+            self.rows += len(local)
+            self.train_auroc.update(outputs["logits"].detach(), y, cell_index)
+            self.position += 1
+            steps.update(1)
+            steps.set_postfix(loss=f"{self.loss_sum / self.rows:.4f}")
+            if options.checkpoint_steps and self.position % options.checkpoint_steps == 0 \
+                    and self.position < len(slices):
+                self._save()
+        steps.close()
+
+    def _tensors(self, peaks, cells, *, reverse=False, shift=0):
+        codes = augment_codes(np.asarray(self.codes[peaks]), reverse=reverse, shift=shift)
+        x = codes_to_onehot(torch.from_numpy(codes).to(self.device))
+        y = torch.from_numpy(self.targets.dense_rows(peaks, cells)).to(self.device)
+        return x, y
+
+    @torch.no_grad()
+    def _validate(self, rank: int, world: int) -> tuple[float, float]:
+        peaks = self.val_peaks[rank::world]
+        metric = T.BinnedAUROC(self.model.config.n_cells, device=self.device)
+        module, loss_sum = self.module, 0.0
+        module.eval()
+        for start in range(0, len(peaks), self.options.batch_size):
+            part = peaks[start:start + self.options.batch_size]
+            x, y = self._tensors(part, None)
+            with T.autocast(self.device, self.precision):
+                outputs = module(x)
+            loss_sum += float(module.loss(outputs, y)["bce"]) * len(part)
+            metric.update(outputs["logits"], y)
+        module.train()
+        loss_sum, rows = T.all_reduce_sum([loss_sum, len(peaks)], self.device)
+        metric.all_reduce()
+        return (loss_sum / rows if rows else float("nan")), (metric.mean() if rows else float("nan"))
+
+    def _end_epoch(self, rank: int, world: int, seconds: float) -> dict:
+        loss_sum, rows = T.all_reduce_sum([self.loss_sum, self.rows], self.device)
+        self.train_auroc.all_reduce()
+        train_auroc = self.train_auroc.mean()
+        val_loss, val_auroc = self._validate(rank, world)
+        record = {
+            "epoch": self.epoch + 1, "train_loss": loss_sum / max(rows, 1), "train_auroc": train_auroc,
+            "val_loss": val_loss, "val_auroc": val_auroc, "seconds": seconds,
+        }
+        self.history.append(record)
+        logger.debug("epoch %(epoch)d: loss %(train_loss).4f auROC %(train_auroc).4f val auROC %(val_auroc).4f",
+                     record)
+        if self.stopper.update(train_auroc, self.epoch) and self.options.restore_best:
+            self.best_state = T.cpu_state_dict(self.module)
+        self.epoch += 1
+        self.position, self.permutation = 0, None
+        self.train_auroc.reset()
+        self.loss_sum, self.rows = 0.0, 0
+        if self.options.early_stopping and self.stopper.should_stop:
+            self.finished = True
+            logger.info("early stopping after epoch %d: training auROC did not improve for %d epochs",
+                        self.epoch, self.options.patience)
+        if self.epoch % self.options.checkpoint_every == 0 or self.finished or self.epoch == self.options.max_epochs:
+            self._save()
+        return record
