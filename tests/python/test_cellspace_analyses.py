@@ -1,0 +1,174 @@
+"""Analyses around CellSpace: cosine kNN/SNN graphs, Leiden, merging small clusters, de novo motifs, plots."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from anndata import AnnData
+
+from seqatac import SeqatacInputError
+from seqatac import pl, tl
+from seqatac.data import Motif, encode_sequence, reverse_complement
+from seqatac.models.cellspace import canonical_kmers
+from seqatac.tl._denovo import _pairwise_alignment
+
+
+def _two_arcs() -> np.ndarray:
+    angles = np.deg2rad([0, 10, 20, 180, 190, 200])
+    return np.column_stack([np.cos(angles), np.sin(angles)])
+
+
+def test_snn_is_the_jaccard_index_of_neighbour_sets():
+    knn, snn = tl.snn_graph(_two_arcs(), n_neighbors=3)
+    np.testing.assert_allclose(snn.toarray(), np.kron(np.eye(2), np.ones((3, 3))))  # 3 shared of 3: 3 / (6 - 3)
+    row = knn.getrow(0).toarray().ravel()
+    np.testing.assert_allclose(row[[1, 2]], 1 - np.cos(np.deg2rad([10, 20])), atol=1e-12)
+    assert knn.nnz == 6 * 2  # self excluded
+
+
+def test_snn_partial_overlap_and_pruning():
+    X = np.column_stack([np.cos(np.deg2rad([0, 10, 25, 45])), np.sin(np.deg2rad([0, 10, 25, 45]))])
+    _, snn = tl.snn_graph(X, n_neighbors=2, prune=0.0)
+    # neighbour sets (self included): {0,1}, {1,0}, {2,1}, {3,2}; cells 0 and 2 share {1}: 1 / (4 - 1)
+    assert snn[0, 2] == pytest.approx(1 / 3)
+    assert snn[0, 3] == 0
+    _, pruned = tl.snn_graph(X, n_neighbors=2, prune=0.5)
+    assert pruned[0, 2] == 0 and pruned[0, 1] == 1
+
+
+def test_cell_graph_leiden_and_merge_small_clusters():
+    adata = AnnData(obs=pd.DataFrame(index=[f"c{i}" for i in range(6)]))
+    adata.obsm["X_cellspace"] = _two_arcs()
+    tl.cell_graph(adata, n_neighbors=3)
+    assert {"cellspace_knn", "cellspace_snn"} <= set(adata.obsp.keys())
+    tl.leiden(adata, resolution=0.5)
+    assert adata.obs["leiden"].iloc[:3].nunique() == 1 and adata.obs["leiden"].iloc[3:].nunique() == 1
+    assert adata.obs["leiden"].iloc[0] != adata.obs["leiden"].iloc[3]
+    with pytest.raises(SeqatacInputError, match="cell_graph"):
+        tl.leiden(adata, graph="missing")
+
+
+def test_merge_clusters_folds_into_best_connected():
+    labels = ["a", "a", "a", "b", "b", "b", "c"]
+    snn = np.zeros((7, 7))
+    snn[6, [3, 4]] = snn[[3, 4], 6] = 0.5  # c is linked to b
+    snn[6, 0] = snn[0, 6] = 0.2  # and more weakly to a
+    merged = tl.merge_clusters(labels, sp.csr_matrix(snn), min_cells=2)
+    assert list(merged) == ["a", "a", "a", "b", "b", "b", "b"]
+    assert list(merged.categories) == ["a", "b"]
+    adata = AnnData(obs=pd.DataFrame({"leiden": labels}, index=[str(i) for i in range(7)]))
+    adata.obsp["cellspace_snn"] = sp.csr_matrix(snn)
+    tl.merge_small_clusters(adata, min_cells=2, key_added="merged")
+    assert adata.obs["merged"].tolist()[-1] == "b" and adata.obs["leiden"].tolist()[-1] == "c"
+    with pytest.raises(SeqatacInputError, match="min_cells"):
+        tl.merge_clusters(labels, sp.csr_matrix(snn), min_cells=10)
+
+
+# ------------------------------------------------------------------------------------------ motifs
+
+
+def _one_hot_motif(id_, sequence) -> Motif:
+    return Motif(id_, id_, np.eye(4)[encode_sequence(sequence).astype(int)] * 0.97 + 0.0075)
+
+
+def test_compare_motifs_finds_itself_on_either_strand():
+    query = _one_hot_motif("q", "ACGTTGCAAG")
+    known = [
+        _one_hot_motif("other", "TTTTAAAACC"),
+        _one_hot_motif("rc_longer", "GG" + reverse_complement("ACGTTGCAAG") + "TTT"),
+    ]
+    table = tl.compare_motifs([query], known)
+    assert table.loc["q", "best_match_id"] == "rc_longer"
+    assert table.loc["q", "similarity"] == pytest.approx(1.0, abs=1e-6)
+    assert table.loc["q", "top_matches"].startswith("rc_longer (rc_longer): 1.00")
+
+
+def test_pairwise_alignment_uses_shifts_and_strands():
+    sequences = ["ACGTTGCAAG", reverse_complement("ACGTTGCAAG"), "CGTTGCAAGT", "TTTTTTTTTT"]
+    codes = np.stack([encode_sequence(s) for s in sequences])
+    similarity, shift, strand = _pairwise_alignment(codes, max_shift=3)
+    assert similarity[0, 1] == 1.0 and strand[0, 1] == 1
+    assert similarity[0, 2] == pytest.approx(0.9) and shift[0, 2] == 1 and strand[0, 2] == 0
+    assert similarity[0, 3] < 0.5
+
+
+@dataclass
+class _Config:
+    k: int = 4
+    n_latent: int = 16
+
+
+class _PlantedModel:
+    """A stand-in for a trained CellSpace: random 4-mer rows, cells of each group sit on a planted 6-mer."""
+
+    def __init__(self, planted: dict[str, str], n_per_group: int = 20):
+        rng = np.random.default_rng(0)
+        self.config = _Config()
+        kmers = canonical_kmers(4)
+        self.kmers = pd.DataFrame(rng.normal(size=(len(kmers), 16)), index=kmers)
+        cells, names, self.groups = [], [], []
+        for group, motif in planted.items():
+            centre = np.mean([self.kmers.loc[min(motif[i : i + 4], reverse_complement(motif[i : i + 4]))]
+                              for i in range(3)], axis=0)
+            cells.append(centre + 0.05 * rng.normal(size=(n_per_group, 16)))
+            self.groups += [group] * n_per_group
+        self.cells = np.vstack(cells).astype(np.float32)
+        self.cell_names = pd.Index([f"cell{i}" for i in range(len(self.cells))])
+
+    def get_latent_representation(self):
+        return self.cells
+
+    def get_kmer_embedding(self):
+        return self.kmers
+
+
+def test_denovo_motifs_recover_planted_sequences():
+    planted = {"A": "ACCGTA", "B": "TTGCAG"}
+    model = _PlantedModel(planted)
+    known = [_one_hot_motif(f"known_{g}", m) for g, m in planted.items()]
+    result = tl.denovo_motifs(model, model.groups, kmer_length=6, n_neighbors=4, min_fraction=0.5, min_size=1,
+                              max_shift=1, known_motifs=known)
+    assert len(result.motifs) >= 2 and result.embedding.shape == (len(result.motifs), 16)
+    for group in planted:
+        rows = result.table[result.table["group"] == group]
+        assert (rows["best_match_id"] == f"known_{group}").any()
+        assert rows["similarity"].max() > 0.8
+    ranked = tl.denovo_motifs(model, model.groups, kmer_length=6, n_neighbors=4, top_kmers=4, min_size=1,
+                              max_shift=1, known_motifs=known)
+    assert set(ranked.table["best_match_id"]) >= {"known_A", "known_B"}
+    series = pd.Series(model.groups, index=model.cell_names)[::-1]  # a Series is aligned by cell name
+    again = tl.denovo_motifs(model, series, kmer_length=6, n_neighbors=4, min_fraction=0.5, min_size=1,
+                             max_shift=1, known_motifs=known)
+    pd.testing.assert_frame_equal(again.table, result.table)
+
+
+def test_joint_embedding_plot(tmp_path):
+    rng = np.random.default_rng(0)
+    adata = AnnData(obs=pd.DataFrame({"type": ["x"] * 15 + ["y"] * 15}, index=[f"c{i}" for i in range(30)]))
+    adata.obsm["X_cellspace"] = np.vstack([rng.normal(1, 0.1, (15, 5)), rng.normal(-1, 0.1, (15, 5))])
+    motifs = pd.DataFrame(rng.normal(size=(3, 5)), index=["M1", "M2", "M3"])
+    fig = pl.joint_embedding(adata, motifs, color="type", method="tsne", save=tmp_path / "joint.png")
+    assert (tmp_path / "joint.png").stat().st_size > 0
+    assert fig.layout_.shape == (33, 2)
+    with pytest.raises(SeqatacInputError, match="dimensions"):
+        pl.joint_embedding(adata, motifs.iloc[:, :3])
+
+
+def test_variable_peaks_flags_cluster_specific_peaks():
+    rng = np.random.default_rng(0)
+    n = 40
+    groups = np.repeat(["a", "b"], n // 2)
+    open_probability = np.full((n, 6), 0.3)
+    open_probability[groups == "a", 0] = 0.9  # peak 0 is specific to a, peak 1 to b
+    open_probability[groups == "a", 1] = 0.01
+    open_probability[groups == "b", 0] = 0.01
+    open_probability[groups == "b", 1] = 0.9
+    counts = sp.csr_matrix((rng.random((n, 6)) < open_probability).astype(np.float32))
+    adata = AnnData(counts, obs=pd.DataFrame({"group": groups}, index=[f"c{i}" for i in range(n)]))
+    tl.variable_peaks(adata, n_top=2, groupby="group")
+    assert adata.var["variable"].tolist() == [True, True, False, False, False, False]
+    assert adata.var["variable_score"].iloc[:2].min() > adata.var["variable_score"].iloc[2:].max()
+    with pytest.raises(SeqatacInputError, match="lsi"):
+        tl.variable_peaks(adata, n_top=2)
