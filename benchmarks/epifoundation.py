@@ -1,0 +1,353 @@
+"""EpiFoundation benchmarks: forward memory vs sequence length, and quality on the simulator's ``medium`` data.
+
+Usage (from the repository root)::
+
+    python benchmarks/epifoundation.py memory  [--lengths 512 1000 2000 4000 8000 12000]
+    python benchmarks/epifoundation.py quality [--pretrain-epochs 2] [--annotate-epochs 5] [--expression-epochs 2]
+
+``memory`` runs one cell of L tokens through the reference encoder (d 512, 6 layers, 8 heads, FFN 1,024, a
+100,000-peak vocabulary) on the CPU, each length in a fresh subprocess, and records its peak RSS (VmHWM)
+→ ``results/epifoundation_memory.json`` + ``.png``. ``quality`` simulates ``medium`` (10,000 cells × 30,000
+peaks, paired RNA, 2 batches), trains on batch0 only and tests on batch1: cell-type annotation vs LSI + kNN
+label transfer, expression levels vs Signac-style gene activity, embedding metrics vs LSI, and throughput
+→ ``results/epifoundation.json`` + ``epifoundation_quality.png``. Every record carries the 1-minute load
+average; ``under_load`` marks figures measured while other jobs shared the cores (times are upper bounds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+REFERENCE_PEAKS = 100_000
+# the CPU configuration of the quality benchmark (the "small" preset, narrowed to fit 2 shared cores)
+QUALITY_ARCHITECTURE = dict(preset="small", d_model=64, n_layers=2, n_heads=4, d_ff=128, max_len=512,
+                            max_genes=1024, dropout=0.1)
+TRAINING = dict(lr=3e-3, max_tokens=16_384, max_cells=32, n_threads=2)
+# prediction reads every open peak of a cell (the medium data has at most 4,358): no positional embedding
+INFERENCE = dict(max_len=8192, n_threads=2)
+
+
+def _load() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def _write(name: str, payload: dict) -> None:
+    from seqatac._utils import atomic_path
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with atomic_path(RESULTS / name) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {RESULTS / name}")
+
+
+def _machine() -> dict:
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__}
+
+
+def _vm(field: str) -> float:
+    """A /proc/self/status memory field in GB (VmRSS: current, VmHWM: peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+# ------------------------------------------------------------------------------------------- memory
+
+
+def _forward(length: int, threads: int) -> None:
+    """(Subprocess) one cell of ``length`` tokens through the reference encoder; prints a JSON record."""
+    from seqatac.models.epifoundation import CLS, N_SPECIAL, PRESETS, EpiFoundationConfig
+    from seqatac.models.epifoundation._module import build_module
+
+    torch.set_num_threads(threads)
+    config = EpiFoundationConfig(n_peaks=REFERENCE_PEAKS, **PRESETS["reference"])
+    module = build_module(config, seed=0).eval()
+    rng = np.random.default_rng(0)
+    peaks = np.sort(rng.choice(REFERENCE_PEAKS, size=length - 1, replace=False)) + N_SPECIAL
+    tokens = torch.from_numpy(np.r_[CLS, peaks])
+    chromosomes = torch.from_numpy(rng.integers(3, 27, size=length))
+    cu_seqlens = torch.tensor([0, length])
+    ready = _vm("VmHWM")
+    started = time.perf_counter()
+    with torch.inference_mode():
+        embedding = module.embed_cells(tokens, chromosomes, cu_seqlens)
+    seconds = time.perf_counter() - started
+    print(json.dumps({
+        "length": length, "seconds": seconds, "peak_rss_gb": _vm("VmHWM"), "rss_before_forward_gb": ready,
+        "embedding_finite": bool(torch.isfinite(embedding).all()),
+        "naive_attention_matrix_gb_per_layer": length**2 * config.n_heads * 4 / 2**30,
+    }))
+
+
+def memory(lengths: list[int], threads: int) -> dict:
+    from seqatac.models.epifoundation import PRESETS, EpiFoundationConfig, encoder_block_parameters
+
+    records = []
+    for length in lengths:
+        load = _load()
+        run = subprocess.run([sys.executable, __file__, "_forward", "--length", str(length), "--threads",
+                              str(threads)], capture_output=True, text=True, check=True)
+        record = json.loads(run.stdout.strip().splitlines()[-1]) | {"load_before": load, "load_after": _load()}
+        records.append(record)
+        print(f"L={length:>6}: peak RSS {record['peak_rss_gb']:.2f} GB, {record['seconds']:.1f} s (load {load})")
+    config = EpiFoundationConfig(n_peaks=REFERENCE_PEAKS, **PRESETS["reference"])
+    payload = {
+        "what": "one cell's forward pass (inference mode, fp32) through the reference encoder on the CPU, "
+                "each length in a fresh process; peak RSS is VmHWM of the whole process",
+        "config": config.to_dict(), "block_parameters": encoder_block_parameters(config),
+        "machine": _machine() | {"threads": threads}, "records": records,
+        "limit_gb": 4.0, "within_limit_at_12000": next((r["peak_rss_gb"] <= 4.0 for r in records
+                                                         if r["length"] == 12_000), None),
+        "under_load": any(r["load_before"] > 1.5 for r in records),
+        "note": "naive attention would build an L x L matrix per head: 4.3 GiB per layer at 12,000 tokens "
+                "(9.8 GB measured here for a naive full-size forward, specs/epifoundation.md)",
+    }
+    _write("epifoundation_memory.json", payload)
+    _plot_memory(records)
+    return payload
+
+
+def _plot_memory(records: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seqatac._utils import atomic_path
+
+    lengths = [r["length"] for r in records]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    axes[0].plot(lengths, [r["peak_rss_gb"] for r in records], "o-", label="EpiFoundation (fused SDPA, packed)")
+    axes[0].plot(lengths, [r["naive_attention_matrix_gb_per_layer"] + records[0]["rss_before_forward_gb"]
+                           for r in records], "x--", color="grey", label="+ one naive L×L attention matrix")
+    axes[0].axhline(4.0, color="red", lw=0.8, ls=":", label="4 GB limit")
+    axes[0].set(xlabel="tokens in the cell", ylabel="peak RSS (GB)", title="Reference encoder, one cell, CPU")
+    axes[0].legend(fontsize=7)
+    axes[1].plot(lengths, [r["seconds"] for r in records], "o-")
+    axes[1].set(xlabel="tokens in the cell", ylabel="forward time (s)", title="Forward time (shared 2-core CPU)")
+    fig.tight_layout()
+    with atomic_path(RESULTS / "epifoundation_memory.png") as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------- quality
+
+
+def _lognormalize(matrix):
+    """Seurat ``NormalizeData``: log1p(counts / cell total × 10,000), sparse."""
+    import scipy.sparse as sp
+
+    matrix = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    totals = np.asarray(matrix.sum(axis=1)).ravel()
+    matrix = sp.diags(1e4 / np.where(totals > 0, totals, 1.0)) @ matrix
+    matrix.data = np.log1p(matrix.data)
+    return sp.csr_matrix(matrix)
+
+
+def _expression_summary(truth, predicted) -> tuple[dict, np.ndarray]:
+    from seqatac.metrics import expression_metrics
+
+    table = expression_metrics(truth, predicted)
+    summary = {
+        "pearson_mean": float(np.nanmean(table["pearson"])), "pearson_median": float(np.nanmedian(table["pearson"])),
+        "spearman_mean": float(np.nanmean(table["spearman"])), "mse_mean": float(np.nanmean(table["mse"])),
+        "n_genes_scored": int(np.isfinite(table["pearson"]).sum()),
+    }
+    return summary, table["pearson"].to_numpy()
+
+
+def quality(epochs: dict, seed: int, workdir: Path, preset: str = "medium") -> dict:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from seqatac.baselines import gene_activity, lsi
+    from seqatac.metrics import annotation_metrics, benchmark
+    from seqatac.models import EpiFoundation
+    from seqatac.models.epifoundation import bin_expression
+    from seqatac.simulate import simulate_atac
+
+    timings, loads = {}, {"start": _load()}
+    started = time.perf_counter()
+    simulation = simulate_atac(preset, random_state=seed, rna=True)
+    atac, rna = simulation.atac, simulation.rna
+    timings["simulate_s"] = time.perf_counter() - started
+    train = (atac.obs["batch"] == "batch0").to_numpy()
+    test = ~train
+    labels = atac.obs["cell_type"].astype(str).to_numpy()
+    atac_train, rna_train = atac[train].copy(), rna[train].copy()
+    atac_test, rna_test = atac[test].copy(), rna[test].copy()
+    result = {"data": {"preset": preset, "seed": seed, "cells": atac.n_obs, "peaks": atac.n_vars,
+                       "genes": rna.n_vars, "train": "batch0", "test": "batch1", "n_train": int(train.sum()),
+                       "n_test": int(test.sum()),
+                       "median_open_peaks": float(np.median(np.diff(atac.X.indptr)))}}
+
+    # --- baselines: LSI (all cells, unsupervised) + 15-NN label transfer; gene activity on the test cells
+    started = time.perf_counter()
+    lsi(atac, n_components=30, random_state=seed)
+    knn = KNeighborsClassifier(n_neighbors=15).fit(atac.obsm["X_lsi"][train], labels[train])
+    knn_proba = knn.predict_proba(atac.obsm["X_lsi"][test])
+    lsi_annotation = annotation_metrics(labels[test], knn.classes_[knn_proba.argmax(1)], proba=knn_proba,
+                                        classes=knn.classes_)
+    timings["lsi_knn_s"] = time.perf_counter() - started
+    activity = gene_activity(atac_test, rna_test)
+    truth = _lognormalize(rna_test.X).toarray()
+    truth_levels = bin_expression(rna_test.X).toarray()
+    activity_expression, activity_pearson = _expression_summary(truth, _lognormalize(activity.X).toarray())
+    activity_levels, _ = _expression_summary(truth_levels, _lognormalize(activity.X).toarray())
+
+    # --- EpiFoundation: pre-train on batch0 (ATAC + RNA), then fine-tune each task from the pre-trained weights
+    EpiFoundation.setup_anndata(atac_train, labels_key="cell_type")
+    model = EpiFoundation(atac, rna, random_state=seed, **QUALITY_ARCHITECTURE)
+    started = time.perf_counter()
+    pretrain = model.pretrain(atac_train, rna_train, max_epochs=epochs["pretrain"],
+                              checkpoint_dir=str(workdir / "pretrain"), resume=True, **TRAINING)
+    timings["pretrain_s"] = time.perf_counter() - started
+    model.save(workdir / "pretrained", overwrite=True)
+    started = time.perf_counter()
+    pretrained_embedding = model.get_latent_representation(atac, **INFERENCE)
+    timings["embed_all_cells_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    annotate = model.fit("annotate", atac_train, labels_key="cell_type", max_epochs=epochs["annotate"],
+                         checkpoint_dir=str(workdir / "annotate"), resume=True, **TRAINING)
+    timings["annotate_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    probabilities = model.predict_cell_type_probabilities(atac_test, **INFERENCE)
+    timings["predict_cell_type_test_s"] = time.perf_counter() - started
+    predicted = probabilities.columns.to_numpy()[probabilities.to_numpy().argmax(1)]
+    epi_annotation = annotation_metrics(labels[test], predicted, proba=probabilities.to_numpy(),
+                                        classes=probabilities.columns.to_numpy())
+    annotated_embedding = model.get_latent_representation(atac, **INFERENCE)
+
+    model = EpiFoundation.load(workdir / "pretrained")
+    started = time.perf_counter()
+    expression = model.fit("expression", atac_train, rna_train, max_epochs=epochs["expression"],
+                           checkpoint_dir=str(workdir / "expression"), resume=True, **TRAINING)
+    timings["expression_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    predicted_levels = model.predict_expression(atac_test, genes=rna_test.var_names, **INFERENCE)
+    timings["predict_expression_test_s"] = time.perf_counter() - started
+    epi_expression, epi_pearson = _expression_summary(truth, predicted_levels)
+    epi_levels, _ = _expression_summary(truth_levels, predicted_levels)
+
+    # --- embeddings (all cells, both batches)
+    started = time.perf_counter()
+    table = benchmark({"LSI": atac.obsm["X_lsi"], "EpiFoundation pre-trained": pretrained_embedding,
+                       "EpiFoundation annotation-fine-tuned": annotated_embedding},
+                      labels, atac.obs["batch"].astype(str).to_numpy(), random_state=seed, verbose=False)
+    timings["embedding_metrics_s"] = time.perf_counter() - started
+    loads["end"] = _load()
+
+    n_test = int(test.sum())
+    result |= {
+        "architecture": {**QUALITY_ARCHITECTURE, "parameters": sum(p.numel() for p in model.module.parameters())},
+        "training": {**TRAINING, "epochs": epochs}, "inference": INFERENCE,
+        "annotation": {"lsi_knn": lsi_annotation, "epifoundation": epi_annotation,
+                       "accuracy_at_least_lsi_knn": epi_annotation["accuracy"] >= lsi_annotation["accuracy"]},
+        "expression": {
+            "truth": "log1p(CP10k) of the test cells' RNA; predictions: EpiFoundation levels, gene activity "
+                     "log1p(CP10k) (Seurat NormalizeData), per-gene Pearson/Spearman over test cells",
+            "gene_activity": activity_expression, "epifoundation": epi_expression,
+            "pearson_ratio": epi_expression["pearson_mean"] / activity_expression["pearson_mean"],
+            "against_true_levels": {"gene_activity": activity_levels, "epifoundation": epi_levels},
+        },
+        "embedding_metrics": json.loads(table.to_json(orient="index")),
+        "throughput": {
+            "train_cells_per_s": {name: float(np.mean(h["cells_per_s"])) for name, h in
+                                  (("pretrain", pretrain), ("annotate", annotate), ("expression", expression))},
+            "train_tokens_per_s": {name: float(np.mean(h["tokens_per_s"])) for name, h in
+                                   (("pretrain", pretrain), ("annotate", annotate), ("expression", expression))},
+            "embed_cells_per_s": atac.n_obs / timings["embed_all_cells_s"],
+            "predict_cell_type_cells_per_s": n_test / timings["predict_cell_type_test_s"],
+            "predict_expression_cells_per_s": n_test / timings["predict_expression_test_s"],
+        },
+        "history": {"pretrain": pretrain.to_dict(orient="list"), "annotate": annotate.to_dict(orient="list"),
+                    "expression": expression.to_dict(orient="list")},
+        "timings_s": timings, "load": loads, "under_load": max(loads.values()) > 1.5,
+        "machine": _machine(),
+    }
+    _write("epifoundation.json" if preset == "medium" else f"epifoundation_{preset}.json", result)
+    _plot_quality(result, activity_pearson, epi_pearson)
+    return result
+
+
+def _plot_quality(result: dict, activity_pearson: np.ndarray, epi_pearson: np.ndarray) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seqatac._utils import atomic_path
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    annotation = result["annotation"]
+    names, width = ["accuracy", "macro_f1"], 0.38
+    for offset, (label, key) in zip((-width / 2, width / 2), (("LSI + 15-NN", "lsi_knn"),
+                                                              ("EpiFoundation", "epifoundation"))):
+        axes[0].bar(np.arange(2) + offset, [annotation[key][n] for n in names], width, label=label)
+    axes[0].set_xticks(np.arange(2), names)
+    low = min(annotation[k][n] for k in ("lsi_knn", "epifoundation") for n in names)
+    axes[0].set(ylim=(max(0.0, low - 0.1), 1.0), title="Annotation of the held-out batch")
+    axes[0].legend(fontsize=8)
+    bins = np.linspace(-0.2, 1.0, 49)
+    axes[1].hist(activity_pearson[np.isfinite(activity_pearson)], bins=bins, alpha=0.6, label="gene activity")
+    axes[1].hist(epi_pearson[np.isfinite(epi_pearson)], bins=bins, alpha=0.6, label="EpiFoundation")
+    axes[1].set(xlabel="per-gene Pearson (held-out batch)", ylabel="genes", title="Expression prediction")
+    axes[1].legend(fontsize=8)
+    for task, history in result["history"].items():
+        axes[2].plot(history["epoch"], np.asarray(history["loss"]) / history["loss"][0], "o-", label=task)
+    axes[2].set(xlabel="epoch", ylabel="loss / first-epoch loss", title="Training loss")
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(RESULTS / "epifoundation_quality.png") as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    mem = commands.add_parser("memory")
+    mem.add_argument("--lengths", type=int, nargs="+", default=[512, 1000, 2000, 4000, 8000, 12_000])
+    mem.add_argument("--threads", type=int, default=2)
+    forward = commands.add_parser("_forward")
+    forward.add_argument("--length", type=int, required=True)
+    forward.add_argument("--threads", type=int, default=2)
+    qual = commands.add_parser("quality")
+    qual.add_argument("--pretrain-epochs", type=int, default=2)
+    qual.add_argument("--annotate-epochs", type=int, default=5)
+    qual.add_argument("--expression-epochs", type=int, default=2)
+    qual.add_argument("--seed", type=int, default=0)
+    qual.add_argument("--preset", default="medium", help="simulator preset (medium for the report; tiny to smoke-test)")
+    qual.add_argument("--workdir", default=None, help="checkpoints (rerunning resumes); default: a temp dir")
+    args = parser.parse_args(argv)
+    if args.command == "_forward":
+        _forward(args.length, args.threads)
+    elif args.command == "memory":
+        memory(args.lengths, args.threads)
+    else:
+        epochs = {"pretrain": args.pretrain_epochs, "annotate": args.annotate_epochs,
+                  "expression": args.expression_epochs}
+        if args.workdir:
+            quality(epochs, args.seed, Path(args.workdir), args.preset)
+        else:
+            with tempfile.TemporaryDirectory() as workdir:
+                quality(epochs, args.seed, Path(workdir), args.preset)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

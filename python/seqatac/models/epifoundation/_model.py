@@ -1,0 +1,673 @@
+"""The user-facing EpiFoundation model: scATAC cells × peaks (+ paired RNA) in; embeddings, cell types and
+expression out.
+
+Wu J. et al. "EpiFoundation: A Foundation Model for Single-Cell ATAC-seq via Peak-to-Gene Alignment"
+(2025). Pre-training aligns each cell's open peaks to its expressed genes; fine-tuning adds cell-type
+annotation or expression-level prediction. Method names follow scvi-tools.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from anndata import AnnData
+
+from ... import _keys
+from ..._errors import SeqatacInputError, SeqatacWarning
+from ..._utils import atomic_path, check_random_state
+from ...data._io import check_paired_rna, validate_atac
+from .. import _training as T
+from ._data import TokenData, bin_expression, token_batches
+from ._module import PRESETS, EpiFoundationConfig, build_module
+from ._tokenizer import CellTokens, GeneVocabulary, PeakMapping, PeakVocabulary
+from ._train import Trainer, TrainingOptions, resolve_precision, to_tensors
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_CONFIG, _WEIGHTS, _PEAKS, _GENES = "config.json", "model.pt", "peaks.csv", "genes.csv"
+_ARCHITECTURE = ("d_model", "n_layers", "n_heads", "d_ff", "dropout", "max_len", "max_genes", "query_dim",
+                 "n_expression_bins", "use_chromosomes")
+_MODES = ("annotate", "expression")
+_GENE_DECODER_PAIRS = 2**18  # cells × genes per decoder call at prediction (bounds its memory)
+
+
+class EpiFoundation:
+    """EpiFoundation: a Transformer over each cell's open peaks, pre-trained to predict its expressed genes.
+
+    Parameters
+    ----------
+    adata
+        AnnData (n_cells, n_peaks) of counts (values > 0 are open peaks) with peak coordinates in ``var``
+        columns or names. Its peaks become the model's vocabulary. Call :meth:`setup_anndata` first to
+        choose a layer, a batch key or a label key.
+    rna
+        Paired RNA AnnData (n_cells, n_genes) with the same ``obs_names``; its genes become the model's
+        genes (pre-training and expression prediction need them). Gene chromosomes are read from a
+        ``chrom`` column of ``rna.var`` when present.
+    preset
+        ``"reference"`` (the paper's: d 512, 6 layers, 8 heads, FFN 1,024, max_len 12,000 — GPU work),
+        ``"small"`` (d 128, 2 layers; CPU) or ``"tiny"`` (tests).
+    min_mapped_fraction
+        New data whose peaks map onto the vocabulary below this share is an error (see :meth:`map_peaks`).
+    random_state
+        Seed of the weights, training samples and dropout, and of the peak samples at prediction.
+    **architecture
+        Override preset fields: ``d_model``, ``n_layers``, ``n_heads``, ``d_ff``, ``dropout``, ``max_len``,
+        ``max_genes``, ``query_dim``, ``n_expression_bins``, ``use_chromosomes``.
+
+    Examples
+    --------
+    >>> EpiFoundation.setup_anndata(atac, labels_key="cell_type")
+    >>> model = EpiFoundation(atac, rna, preset="small")
+    >>> model.pretrain(max_epochs=20)
+    >>> model.fit(mode="annotate", max_epochs=10)
+    >>> model.write_to_adata(new_atac)   # obsm["X_epifoundation"], obs["epifoundation_cell_type"], ...
+    """
+
+    def __init__(
+        self,
+        adata: AnnData,
+        rna: AnnData | None = None,
+        *,
+        preset: str = "reference",
+        min_mapped_fraction: float = 0.5,
+        random_state: int | None = 0,
+        **architecture,
+    ):
+        if preset not in PRESETS:
+            raise SeqatacInputError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}.")
+        unknown = sorted(set(architecture) - set(_ARCHITECTURE))
+        if unknown:
+            raise SeqatacInputError(f"unknown EpiFoundation argument(s) {unknown}; architecture options are "
+                                    f"{list(_ARCHITECTURE)}.")
+        if not 0 <= min_mapped_fraction <= 1:
+            raise SeqatacInputError(f"min_mapped_fraction must lie in [0, 1], got {min_mapped_fraction!r}.")
+        setup = _stored_setup(adata)
+        if setup is None:
+            self.setup_anndata(adata)
+            setup = _stored_setup(adata)
+        regions = validate_atac(_counts_view(adata, setup.get("layer")))
+        vocabulary = PeakVocabulary(regions)
+        genes = None
+        if rna is not None:
+            check_paired_rna(adata, rna)
+            genes = GeneVocabulary.from_var(rna.var)
+        batch_names = []
+        if setup.get("batch_key"):
+            batch_names = [str(b) for b in pd.Categorical(adata.obs[setup["batch_key"]].astype(str)).categories]
+        config = EpiFoundationConfig(
+            n_peaks=len(vocabulary), n_genes=len(genes) if genes is not None else 0, n_batches=len(batch_names),
+            **{**PRESETS[preset], **architecture},
+        )
+        seed = _resolve_seed(random_state)
+        params = {"preset": preset, "min_mapped_fraction": float(min_mapped_fraction), "random_state": seed}
+        module = build_module(config, seed=_derived_seed(seed, 0))
+        self._init(module=module, vocabulary=vocabulary, genes=genes, batch_names=batch_names, setup=setup,
+                   params=params, adata=adata, rna=rna)
+
+    def _init(self, *, module, vocabulary, genes, batch_names, setup, params, adata, rna,
+              cell_types=None, history=None, trained=None):
+        self.module = module
+        self.vocabulary: PeakVocabulary = vocabulary
+        self.genes: GeneVocabulary | None = genes
+        self.batch_names: list[str] = list(batch_names)
+        self.cell_types: list[str] = list(cell_types or [])
+        self.setup, self.params = dict(setup), dict(params)
+        self.history: dict[str, list[dict]] = dict(history or {})
+        self.trained: list[str] = list(trained or [])
+        self.model_dir: Path | None = None
+        self._adata, self._rna = adata, rna
+
+    # ------------------------------------------------------------------------------------- setup
+
+    @classmethod
+    def setup_anndata(cls, adata: AnnData, *, layer: str | None = None, batch_key: str | None = None,
+                      labels_key: str | None = None) -> None:
+        """Declare where the counts, batches and cell-type labels are; stored in ``adata.uns``.
+
+        Parameters
+        ----------
+        adata
+            AnnData (n_cells, n_peaks).
+        layer
+            Layer holding the counts; default ``adata.X``.
+        batch_key
+            ``obs`` column of batches: adds a batch embedding fused into the gene decoders only (the cell
+            embedding stays batch-free).
+        labels_key
+            ``obs`` column of cell types, the default for :meth:`fit` with ``mode="annotate"``.
+
+        Returns
+        -------
+        None. Sets ``adata.uns["seqatac"]["epifoundation"]["setup"]``.
+        """
+        if layer is not None and layer not in adata.layers:
+            raise SeqatacInputError(f"layer {layer!r} is not in adata.layers ({list(adata.layers)}); pass an "
+                                    "existing layer or None for adata.X.")
+        for name, key in (("batch_key", batch_key), ("labels_key", labels_key)):
+            if key is not None and key not in adata.obs:
+                raise SeqatacInputError(f"{name} {key!r} is not an obs column ({list(adata.obs.columns)[:10]}); "
+                                        "pass an existing column.")
+        if batch_key is not None and adata.obs[batch_key].isna().any():
+            raise SeqatacInputError(f"obs[{batch_key!r}] has missing values; give every cell a batch label.")
+        setup = {key: value for key, value in (("layer", layer), ("batch_key", batch_key),
+                                               ("labels_key", labels_key)) if value is not None}
+        adata.uns.setdefault(_keys.SEQATAC_UNS, {}).setdefault(_keys.EPIFOUNDATION_UNS, {})["setup"] = setup
+
+    @property
+    def config(self) -> EpiFoundationConfig:
+        """The architecture (and vocabulary sizes)."""
+        return self.module.config
+
+    @property
+    def gene_names(self) -> pd.Index:
+        """The genes of :meth:`predict_expression`'s columns."""
+        if self.genes is None:
+            raise SeqatacInputError("this model has no genes; build it with paired RNA (rna=...).")
+        return self.genes.names
+
+    def __repr__(self):
+        c = self.config
+        return (f"EpiFoundation(d_model={c.d_model}, n_layers={c.n_layers}, n_peaks={c.n_peaks:,}, "
+                f"n_genes={c.n_genes:,}, n_cell_types={c.n_cell_types}, trained={self.trained})")
+
+    # ------------------------------------------------------------------------------------- data
+
+    def map_peaks(self, adata: AnnData) -> PeakMapping:
+        """Map ``adata``'s peaks onto the model's vocabulary (identical coordinates, else largest overlap).
+
+        Parameters
+        ----------
+        adata
+            AnnData (n_cells, n_peaks) with peak coordinates.
+
+        Returns
+        -------
+        :class:`PeakMapping` (token of each peak, ``-1`` if unmapped; counts; ``summary()``).
+
+        Raises
+        ------
+        SeqatacInputError
+            Fewer than ``min_mapped_fraction`` of the peaks map.
+        """
+        regions = validate_atac(_counts_view(adata, _layer_of(adata)))
+        mapping = self.vocabulary.map_regions(regions, min_mapped_fraction=self.params["min_mapped_fraction"])
+        if mapping.n_unmapped:
+            warnings.warn(mapping.summary(), SeqatacWarning, stacklevel=3)
+        else:
+            logger.info(mapping.summary())
+        return mapping
+
+    def _token_data(self, adata: AnnData | None, rna: AnnData | None = None, *, task: str | None = None,
+                    labels_key: str | None = None, max_len: int | None = None) -> tuple[TokenData, PeakMapping]:
+        """TokenData of ``adata`` (default: the model's data) with what ``task`` needs, and the peak mapping."""
+        adata = self._default_adata(adata)
+        mapping = self.map_peaks(adata)
+        data = TokenData(
+            cells=CellTokens.from_matrix(_counts_view(adata, _layer_of(adata)).X, mapping.tokens),
+            token_chromosomes=self.vocabulary.token_chromosomes,
+            max_len=self.config.max_len if max_len is None else int(max_len),
+            batch=self._batch_ids(adata),
+        )
+        if task in ("pretrain", "expression"):
+            rna = rna if rna is not None else (self._rna if adata is self._adata else None)
+            if rna is None:
+                raise SeqatacInputError(f"{task} needs the paired RNA of these cells: pass rna=... .")
+            if self.genes is None:
+                raise SeqatacInputError(f"this model has no genes, so it cannot {task}; build it with rna=... .")
+            check_paired_rna(adata, rna)
+            data.genes, data.genes_available = self._gene_matrix(rna, levels=task == "expression")
+            data.gene_chromosomes = self.genes.token_chromosomes
+            data.max_genes = self.config.max_genes
+        if task == "annotate":
+            labels = adata.obs[labels_key]
+            known = labels.notna().to_numpy()
+            data.labels = np.full(adata.n_obs, -1, dtype=np.int64)
+            data.labels[known] = pd.Index(self.cell_types).get_indexer(labels[known].astype(str))
+        return data, mapping
+
+    def _default_adata(self, adata: AnnData | None) -> AnnData:
+        if adata is not None:
+            return adata
+        if self._adata is None:
+            raise SeqatacInputError("this model was loaded without data; pass adata=... .")
+        return self._adata
+
+    def _batch_ids(self, adata: AnnData) -> np.ndarray | None:
+        if not self.batch_names:
+            return None
+        key = self.setup["batch_key"]
+        if key not in adata.obs:
+            warnings.warn(f"adata has no obs[{key!r}]: the gene decoders use the mean batch embedding.",
+                          SeqatacWarning, stacklevel=4)
+            return np.full(adata.n_obs, -1, dtype=np.int64)
+        ids = pd.Index(self.batch_names).get_indexer(adata.obs[key].astype(str))
+        if (ids < 0).any():
+            warnings.warn(f"{int((ids < 0).sum())} cells are in batches the model has not seen; the gene decoders "
+                          "use the mean batch embedding for them.", SeqatacWarning, stacklevel=4)
+        return ids.astype(np.int64)
+
+    def _gene_matrix(self, rna: AnnData, *, levels: bool) -> tuple[sp.csr_matrix, np.ndarray]:
+        """RNA counts over the model's genes (missing ones: zero columns, flagged unavailable), as
+        expression levels (``levels``) or as raw values."""
+        position = self.genes.indexer(rna.var_names)
+        found = position >= 0
+        if not found.any():
+            raise SeqatacInputError(
+                f"none of the RNA's {rna.n_vars} genes are model genes (e.g. {list(self.genes.names[:3])}); use "
+                "the same gene names (symbols vs Ensembl ids) as the RNA the model was built with."
+            )
+        if found.sum() < len(self.genes):
+            logger.info("%d of the model's %d genes are absent from this RNA and are not sampled",
+                        len(self.genes) - found.sum(), len(self.genes))
+        counts = sp.csr_matrix(rna.X)[:, np.flatnonzero(found)]
+        counts = sp.csr_matrix(
+            (counts.data, position[found][counts.indices], counts.indptr), shape=(rna.n_obs, len(self.genes))
+        )
+        counts.sort_indices()
+        if levels:
+            counts = bin_expression(counts, n_bins=self.config.n_expression_bins)
+        available = np.zeros(len(self.genes), dtype=bool)
+        available[position[found]] = True
+        return counts, available
+
+    # ------------------------------------------------------------------------------------- training
+
+    def pretrain(self, adata: AnnData | None = None, rna: AnnData | None = None, **training) -> pd.DataFrame:
+        """Pre-train by peak-to-gene alignment: predict, from the cell embedding, which genes are expressed.
+
+        Each step samples up to ``max_genes`` genes per cell, half expressed and half not, and minimises
+        the cross-entropy of a concat-query decoder (gene query + fused cell embedding → 2 classes).
+
+        Parameters
+        ----------
+        adata, rna
+            Cells to train on (default: the model's data) and their paired RNA.
+        **training
+            ``max_epochs`` (10), ``lr`` (1e-4, Adam), ``min_lr`` (1e-6), ``warmup_fraction`` (0.05 of the
+            steps, then cosine decay per step), ``max_tokens`` (16,384 tokens per micro-batch),
+            ``max_cells`` (32 cells per micro-batch), ``grad_accumulation`` (1), ``grad_clip`` (1.0; None
+            disables), ``device`` ("auto"), ``precision`` ("auto": bf16 autocast on GPU), ``n_threads``,
+            ``checkpoint_dir``, ``checkpoint_every`` (epochs), ``checkpoint_steps`` (optimizer steps),
+            ``resume`` (continue from ``checkpoint_dir``), ``verbose``.
+
+        Returns
+        -------
+        Training history, one row per epoch (also in ``history["pretrain"]``).
+        """
+        data, mapping = self._token_data(adata, rna, task="pretrain")
+        return self._train(data, mapping, np.arange(len(data)), "pretrain", training)
+
+    def fit(self, mode: str = "annotate", adata: AnnData | None = None, rna: AnnData | None = None, *,
+            labels_key: str | None = None, **training) -> pd.DataFrame:
+        """Fine-tune all weights for cell-type annotation or expression-level prediction.
+
+        Parameters
+        ----------
+        mode
+            ``"annotate"``: cross-entropy of the cell-type head on the [CLS] embedding (needs labels).
+            ``"expression"``: MSE of per-cell expression levels (0 = not expressed, 1..9 = per-cell
+            quantile bins; balanced gene samples) through a concat-query decoder (needs RNA).
+        adata, rna
+            Cells to train on (default: the model's data) and, for ``"expression"``, their paired RNA.
+        labels_key
+            ``obs`` column of cell types (default: the one given to :meth:`setup_anndata`). Cells with a
+            missing label are not used.
+        **training
+            As :meth:`pretrain`.
+
+        Returns
+        -------
+        Training history, one row per epoch (also in ``history[mode]``).
+        """
+        if mode not in _MODES:
+            raise SeqatacInputError(f"mode must be one of {_MODES} (pre-training is pretrain()), got {mode!r}.")
+        if mode == "expression":
+            data, mapping = self._token_data(adata, rna, task="expression")
+            return self._train(data, mapping, np.arange(len(data)), "expression", training)
+        target = self._default_adata(adata)
+        labels_key = labels_key or self.setup.get("labels_key")
+        if labels_key is None or labels_key not in target.obs:
+            raise SeqatacInputError(f"mode='annotate' needs cell-type labels: pass labels_key= (an obs column; "
+                                    f"got {labels_key!r}) or set it with setup_anndata(labels_key=...).")
+        labels = target.obs[labels_key]
+        present = labels.dropna().astype(str)
+        categories = ([str(c) for c in labels.cat.categories if str(c) in set(present)]
+                      if isinstance(labels.dtype, pd.CategoricalDtype) else sorted(present.unique()))
+        if len(categories) < 2:
+            raise SeqatacInputError(f"obs[{labels_key!r}] has {len(categories)} cell type(s); annotation needs >= 2.")
+        if categories != self.cell_types:
+            generator = torch.Generator().manual_seed(_derived_seed(self.params["random_state"], 3))
+            self.module.reset_cell_type_head(len(categories), generator)
+            self.cell_types = categories
+        data, mapping = self._token_data(target, task="annotate", labels_key=labels_key)
+        return self._train(data, mapping, np.flatnonzero(data.labels >= 0), "annotate", training)
+
+    def _train(self, data: TokenData, mapping: PeakMapping, cells: np.ndarray, task: str,
+               training: dict) -> pd.DataFrame:
+        unknown = sorted(set(training) - {f.name for f in fields(TrainingOptions)})
+        if unknown:
+            raise SeqatacInputError(f"unknown training option(s) {unknown}; valid: "
+                                    f"{[f.name for f in fields(TrainingOptions)]}.")
+        options = TrainingOptions(**training)
+        code = {"pretrain": 1, "expression": 2, "annotate": 3}[task]
+        history = Trainer(self.module, data, cells, task, options, seed=_derived_seed(self.params["random_state"],
+                                                                                      10 + code)).run()
+        self.history[task] = history
+        if task not in self.trained:
+            self.trained.append(task)
+        self.params[f"{task}_training"] = {key: value for key, value in vars(options).items() if key != "verbose"}
+        self.params[f"{task}_peak_mapping"] = mapping.summary()
+        return pd.DataFrame(history)
+
+    # ------------------------------------------------------------------------------------- inference
+
+    @torch.inference_mode()
+    def _infer(self, adata: AnnData | None, *, outputs: tuple[str, ...], genes: np.ndarray | None = None,
+               max_len: int | None = None, max_tokens: int = 32_768, max_cells: int = 256, device: str = "auto",
+               precision: str = "auto", n_threads: int | None = None) -> tuple[dict[str, np.ndarray], PeakMapping]:
+        """One encoder pass over the cells of ``adata``, collecting ``embedding``, ``cell_type``
+        probabilities and/or ``expression`` (for gene positions ``genes``); also returns the peak mapping."""
+        if "cell_type" in outputs and self.module.cell_type_head is None:
+            raise SeqatacInputError("no cell-type head yet: fine-tune with fit(mode='annotate') first.")
+        if "expression" in outputs and "expression" not in self.trained:
+            raise SeqatacInputError("the expression decoder is untrained: fine-tune with fit(mode='expression') first.")
+        if max_len is not None and (int(max_len) != max_len or max_len < 2):
+            raise SeqatacInputError(f"max_len must be an integer >= 2 or None, got {max_len!r}.")
+        data, mapping = self._token_data(adata, max_len=max_len)
+        max_tokens = max(int(max_tokens), data.max_len)
+        target = T.select_device(device)
+        precision = resolve_precision(precision, target)
+        rng = np.random.default_rng(_derived_seed(self.params["random_state"], 20))  # peak samples of long cells
+        batches = token_batches(data.lengths(), np.arange(len(data)), max_tokens=max_tokens, max_cells=max_cells)
+        collected: dict[str, list[np.ndarray]] = {name: [] for name in outputs}
+        module = self.module
+        was_training = module.training
+        module.eval()
+        module.to(target)
+        try:
+            with T.num_threads(n_threads):
+                for cells in batches:
+                    batch = to_tensors(data.peak_inputs(cells, rng), target)
+                    with T.autocast(target, precision):
+                        embedding = module.embed_cells(batch["tokens"], batch["chromosomes"], batch["cu_seqlens"])
+                        if "embedding" in outputs:
+                            collected["embedding"].append(embedding.float().cpu().numpy())
+                        if "cell_type" in outputs:
+                            logits = module.cell_type_head(embedding).float()
+                            collected["cell_type"].append(torch.softmax(logits, dim=1).cpu().numpy())
+                        if "expression" in outputs:
+                            collected["expression"].append(
+                                self._expression_block(embedding, batch.get("batch"), genes, target))
+        finally:
+            module.to("cpu")
+            module.train(was_training)
+        return {name: np.concatenate(parts) for name, parts in collected.items()}, mapping
+
+    def _expression_block(self, embedding, batch, genes: np.ndarray, device) -> np.ndarray:
+        module = self.module
+        cell = module.decoder_input(embedding, batch)
+        chunk = max(1, _GENE_DECODER_PAIRS // len(cell))
+        pieces = []
+        for start in range(0, len(genes), chunk):
+            ids = torch.as_tensor(genes[start:start + chunk] + 1, device=device).expand(len(cell), -1)
+            chromosomes = torch.as_tensor(self.genes.token_chromosomes, device=device)[ids]
+            gene_embedding = module.gene_tokens(ids, chromosomes)
+            pieces.append(module.expression_decoder(cell, gene_embedding).squeeze(-1).float().cpu().numpy())
+        return np.concatenate(pieces, axis=1)
+
+    def get_latent_representation(self, adata: AnnData | None = None, **inference) -> np.ndarray:
+        """Cell embeddings: the final-LayerNorm [CLS] outputs.
+
+        Parameters
+        ----------
+        adata
+            Cells to embed (default: the model's data); their peaks are mapped onto the vocabulary.
+        **inference
+            ``max_len`` (tokens per cell, [CLS] included; default the model's; without positional
+            embeddings any length works, and a longer one lets cells keep more of their peaks),
+            ``max_tokens`` (32,768 per batch, raised to ``max_len`` if needed), ``max_cells`` (256),
+            ``device``, ``precision``, ``n_threads``.
+
+        Returns
+        -------
+        ``float32`` array (n_cells, d_model).
+        """
+        return self._infer(adata, outputs=("embedding",), **inference)[0]["embedding"]
+
+    def predict_cell_type_probabilities(self, adata: AnnData | None = None, **inference) -> pd.DataFrame:
+        """Cell-type probabilities (softmax of the annotation head).
+
+        Returns
+        -------
+        DataFrame (n_cells, n_cell_types) indexed by cell, one column per cell type.
+        """
+        adata = self._default_adata(adata)
+        probabilities = self._infer(adata, outputs=("cell_type",), **inference)[0]["cell_type"]
+        return pd.DataFrame(probabilities, index=adata.obs_names, columns=pd.Index(self.cell_types))
+
+    def predict_cell_type(self, adata: AnnData | None = None, **inference) -> pd.DataFrame:
+        """The most probable cell type of each cell and its probability.
+
+        Returns
+        -------
+        DataFrame indexed by cell with ``cell_type`` (categorical) and ``confidence`` (its probability).
+        """
+        return _cell_type_table(self.predict_cell_type_probabilities(adata, **inference), self.cell_types)
+
+    def predict_expression(self, adata: AnnData | None = None, *, genes=None, **inference) -> np.ndarray:
+        """Predicted expression levels (0 = not expressed … ``n_expression_bins - 1`` = the cell's top genes).
+
+        Parameters
+        ----------
+        adata
+            Cells (default: the model's data); no RNA needed.
+        genes
+            Gene names to predict (default: all of :attr:`gene_names`).
+        **inference
+            As :meth:`get_latent_representation`.
+
+        Returns
+        -------
+        ``float32`` array (n_cells, n_genes) in the order of ``genes``.
+        """
+        positions = self._gene_positions(genes)
+        return self._infer(adata, outputs=("expression",), genes=positions, **inference)[0]["expression"]
+
+    def _gene_positions(self, genes) -> np.ndarray:
+        if genes is None:
+            return np.arange(len(self.gene_names))
+        positions = self.genes.indexer(genes)
+        if (positions < 0).any():
+            missing = np.asarray(genes, dtype=str)[positions < 0][:3].tolist()
+            raise SeqatacInputError(f"{int((positions < 0).sum())} genes are not model genes (e.g. {missing}); "
+                                    "pick genes from model.gene_names.")
+        return positions
+
+    def write_to_adata(self, adata: AnnData | None = None, *, rna: AnnData | None = None, **inference) -> None:
+        """Write the embedding, predicted cell types and (into ``rna``) predicted expression levels.
+
+        Parameters
+        ----------
+        adata
+            Cells × peaks (default: the model's data).
+        rna
+            Cells × genes AnnData of the same cells (``obs_names``) to receive the predicted levels; genes the
+            model does not know get NaN.
+        **inference
+            As :meth:`get_latent_representation`.
+
+        Returns
+        -------
+        None. Writes ``adata.obsm["X_epifoundation"]`` (n_cells, d_model); after annotation fine-tuning
+        ``adata.obs["epifoundation_cell_type"]`` and ``adata.obs["epifoundation_cell_type_confidence"]``;
+        with ``rna`` (after expression fine-tuning) ``rna.layers["epifoundation_expression"]``; and
+        ``adata.uns["seqatac"]["epifoundation"]`` (``params``, ``peak_mapping``, ``model_dir``).
+        """
+        adata = self._default_adata(adata)
+        outputs = ["embedding"]
+        if self.module.cell_type_head is not None and "annotate" in self.trained:
+            outputs.append("cell_type")
+        positions = None
+        if rna is not None:
+            check_paired_rna(adata, rna)
+            if "expression" not in self.trained:
+                raise SeqatacInputError("rna= was given but the expression decoder is untrained: fine-tune with "
+                                        "fit(mode='expression') first, or leave rna out.")
+            lookup = self.genes.indexer(rna.var_names)
+            positions = lookup[lookup >= 0]
+            outputs.append("expression")
+        result, mapping = self._infer(adata, outputs=tuple(outputs), genes=positions, **inference)
+        adata.obsm[_keys.EPIFOUNDATION_OBSM] = result["embedding"]
+        if "cell_type" in result:
+            table = _cell_type_table(pd.DataFrame(result["cell_type"], index=adata.obs_names,
+                                                  columns=pd.Index(self.cell_types)), self.cell_types)
+            adata.obs[_keys.EPIFOUNDATION_CELL_TYPE] = table["cell_type"]
+            adata.obs[_keys.EPIFOUNDATION_CONFIDENCE] = table["confidence"]
+        if "expression" in result:
+            layer = np.full(rna.shape, np.nan, dtype=np.float32)
+            layer[:, lookup >= 0] = result["expression"]
+            rna.layers[_keys.EPIFOUNDATION_EXPRESSION] = layer
+        adata.uns.setdefault(_keys.SEQATAC_UNS, {}).setdefault(_keys.EPIFOUNDATION_UNS, {}).update({
+            "params": _jsonable({**self.params, "config": self.config.to_dict(), "trained": self.trained}),
+            "peak_mapping": mapping.summary(),
+            "model_dir": str(self.model_dir) if self.model_dir is not None else "",
+        })
+
+    # ------------------------------------------------------------------------------------- persistence
+
+    def save(self, dir_path: str | os.PathLike, *, overwrite: bool = False) -> None:
+        """Save to a directory: ``config.json``, ``model.pt`` (state dict), ``peaks.csv``, ``genes.csv``.
+
+        Parameters
+        ----------
+        dir_path
+            Target directory (created).
+        overwrite
+            Replace a model saved there.
+
+        Returns
+        -------
+        None. Every file is written atomically, ``config.json`` last; sets ``model_dir``.
+        """
+        path = Path(dir_path)
+        if (path / _CONFIG).exists() and not overwrite:
+            raise SeqatacInputError(f"{str(path)!r} already holds a saved model; pass overwrite=True or another path.")
+        path.mkdir(parents=True, exist_ok=True)
+        config = {
+            "format_version": FORMAT_VERSION, "model": "epifoundation", "architecture": self.config.to_dict(),
+            "params": _jsonable(self.params), "setup": self.setup, "batches": self.batch_names,
+            "cell_types": self.cell_types, "trained": self.trained, "history": _jsonable(self.history),
+        }
+        with atomic_path(path / _WEIGHTS) as tmp:
+            torch.save(T.cpu_state_dict(self.module), tmp)
+        with atomic_path(path / _PEAKS) as tmp:
+            self.vocabulary.to_frame().to_csv(tmp, index=False)
+        if self.genes is not None:
+            with atomic_path(path / _GENES) as tmp:
+                self.genes.to_frame().to_csv(tmp, index=False)
+        with atomic_path(path / _CONFIG) as tmp:
+            tmp.write_text(json.dumps(config, indent=1))
+        self.model_dir = path
+        logger.info("saved EpiFoundation model to %s", path)
+
+    @classmethod
+    def load(cls, dir_path: str | os.PathLike, *, adata: AnnData | None = None,
+             rna: AnnData | None = None) -> EpiFoundation:
+        """Load a model saved by :meth:`save` (weights read with ``weights_only=True``).
+
+        Parameters
+        ----------
+        dir_path
+            The saved model's directory.
+        adata, rna
+            Default data for the getters and training (optional; new data is mapped onto the vocabulary).
+
+        Returns
+        -------
+        :class:`EpiFoundation`.
+        """
+        path = Path(dir_path)
+        if not (path / _CONFIG).is_file():
+            raise SeqatacInputError(f"no saved EpiFoundation model in {str(path)!r} (config.json missing).")
+        config = json.loads((path / _CONFIG).read_text())
+        if config.get("format_version") != FORMAT_VERSION or config.get("model") != "epifoundation":
+            raise SeqatacInputError(
+                f"{str(path)!r} holds format_version {config.get('format_version')!r} of model "
+                f"{config.get('model')!r}; this seqatac reads EpiFoundation format {FORMAT_VERSION}."
+            )
+        architecture = EpiFoundationConfig.from_dict(config["architecture"])
+        module = build_module(architecture, seed=0)
+        state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
+        module.load_state_dict(state)
+        module.eval()
+        vocabulary = PeakVocabulary.from_frame(pd.read_csv(path / _PEAKS))
+        genes = None
+        if (path / _GENES).is_file():
+            genes = GeneVocabulary.from_frame(pd.read_csv(path / _GENES, keep_default_na=False))
+        if adata is not None and rna is not None:
+            check_paired_rna(adata, rna)
+        model = cls.__new__(cls)
+        model._init(module=module, vocabulary=vocabulary, genes=genes, batch_names=config["batches"],
+                    setup=config["setup"], params=config["params"], adata=adata, rna=rna,
+                    cell_types=config["cell_types"], history=config["history"], trained=config["trained"])
+        model.model_dir = path
+        return model
+
+
+def _cell_type_table(probabilities: pd.DataFrame, cell_types: list[str]) -> pd.DataFrame:
+    best = probabilities.to_numpy().argmax(axis=1)
+    return pd.DataFrame({
+        "cell_type": pd.Categorical.from_codes(best, categories=cell_types),
+        "confidence": probabilities.to_numpy()[np.arange(len(best)), best],
+    }, index=probabilities.index)
+
+
+def _stored_setup(adata: AnnData) -> dict | None:
+    setup = adata.uns.get(_keys.SEQATAC_UNS, {}).get(_keys.EPIFOUNDATION_UNS, {}).get("setup")
+    return dict(setup) if setup is not None else None
+
+
+def _layer_of(adata: AnnData) -> str | None:
+    setup = _stored_setup(adata) or {}
+    return setup.get("layer")
+
+
+def _counts_view(adata: AnnData, layer: str | None) -> AnnData:
+    """``adata`` itself, or a light AnnData with ``layer`` as X (same obs names and var)."""
+    if layer is None:
+        return adata
+    return AnnData(X=adata.layers[layer], obs=pd.DataFrame(index=adata.obs_names), var=adata.var)
+
+
+def _resolve_seed(random_state) -> int:
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state)
+    return T.child_seed(check_random_state(random_state))
+
+
+def _derived_seed(seed: int, purpose: int) -> int:
+    """A 63-bit seed for one purpose (weights, a task's training, prediction samples) of a model seed."""
+    return int(np.random.SeedSequence([int(seed), int(purpose)]).generate_state(1, dtype=np.uint64)[0]) >> 1
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

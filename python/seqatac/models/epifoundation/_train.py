@@ -1,0 +1,313 @@
+"""EpiFoundation's training loop, shared by pre-training and both fine-tuning tasks.
+
+Token-count batches (cells are packed, so a batch costs what its tokens cost), Adam with linear warmup and
+cosine decay per optimizer step, gradient accumulation and clipping, bf16 autocast on GPU, checkpoints at
+optimizer-step boundaries and an exact resume, DDP under ``torchrun``.
+
+Every random draw of a micro-batch (the cells' peak samples, gene samples and dropout masks) comes from a
+generator seeded by ``(seed, epoch, batch index)``, and each epoch's cell order from ``(seed, epoch)``:
+nothing random has to be carried across a checkpoint, and a resumed run repeats the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from ..._errors import SeqatacInputError
+from .. import _training as T
+from ._data import TokenData, token_batches
+from ._module import EpiFoundationModule
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+_TASK_CODES = {"pretrain": 1, "expression": 2, "annotate": 3}
+
+
+@dataclass
+class TrainingOptions:
+    """Arguments of :meth:`EpiFoundation.pretrain` and :meth:`EpiFoundation.fit` (documented there)."""
+
+    max_epochs: int = 10
+    lr: float = 1e-4
+    min_lr: float = 1e-6
+    warmup_fraction: float = 0.05
+    max_tokens: int = 16_384
+    max_cells: int = 32
+    grad_accumulation: int = 1
+    grad_clip: float | None = 1.0
+    device: str = "auto"
+    precision: str = "auto"
+    n_threads: int | None = None
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 1
+    checkpoint_steps: int | None = None
+    resume: bool = False
+    verbose: bool = True
+
+    def __post_init__(self):
+        for name in ("max_epochs", "max_tokens", "max_cells", "grad_accumulation", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise SeqatacInputError(f"{name} must be a positive integer, got {value!r}.")
+        if self.checkpoint_steps is not None and (int(self.checkpoint_steps) != self.checkpoint_steps
+                                                  or self.checkpoint_steps < 1):
+            raise SeqatacInputError(f"checkpoint_steps must be a positive integer or None, got {self.checkpoint_steps!r}.")
+        if not self.lr > 0 or not 0 <= self.min_lr <= self.lr:
+            raise SeqatacInputError(f"need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr!r}, min_lr={self.min_lr!r}.")
+        if not 0 <= self.warmup_fraction < 1:
+            raise SeqatacInputError(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction!r}.")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise SeqatacInputError(f"grad_clip must be > 0 or None, got {self.grad_clip!r}.")
+        if self.resume and self.checkpoint_dir is None:
+            raise SeqatacInputError("resume=True needs checkpoint_dir= (the directory holding checkpoint.pt).")
+
+
+def learning_rate(step: int, total_steps: int, *, lr: float, min_lr: float, warmup_steps: int) -> float:
+    """Learning rate of optimizer step ``step`` (0-based): linear warmup to ``lr``, then cosine to ``min_lr``."""
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    span = max(total_steps - warmup_steps, 1)
+    progress = min((step - warmup_steps) / span, 1.0)
+    return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def batch_seed(seed: int, task: str, *keys: int) -> np.random.SeedSequence:
+    """Seed sequence of one epoch (``keys = (epoch,)``) or micro-batch (``(epoch, batch)``) of a task."""
+    return np.random.SeedSequence([int(seed), _TASK_CODES[task], *map(int, keys)])
+
+
+def epoch_batches(data: TokenData, cells: np.ndarray, *, seed: int, task: str, epoch: int,
+                  options: TrainingOptions, world: int) -> list[np.ndarray]:
+    """The global micro-batches of one epoch (a seeded shuffle cut by token count; a multiple of ``world``)."""
+    order = np.random.default_rng(batch_seed(seed, task, epoch)).permutation(cells)
+    batches = token_batches(data.lengths(), order, max_tokens=options.max_tokens, max_cells=options.max_cells)
+    if len(batches) < world:
+        raise SeqatacInputError(
+            f"only {len(batches)} batch(es) per epoch for {world} DDP processes; lower max_cells/max_tokens "
+            "or use fewer processes."
+        )
+    return batches[: len(batches) - len(batches) % world]
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"auto"`` → bf16 autocast on CUDA (when supported), fp32 on CPU (bf16 there is not faster here and
+    costs accuracy); explicit values pass through :func:`seqatac.models._training.resolve_precision`."""
+    if precision == "auto" and device.type == "cpu":
+        return "fp32"
+    return T.resolve_precision(precision, device)
+
+
+def to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    """NumPy batch → tensors on ``device``."""
+    return {key: torch.from_numpy(np.ascontiguousarray(value)).to(device) for key, value in batch.items()}
+
+
+class Trainer:
+    """One run of one task over a :class:`TokenData` (a fresh start or a resume).
+
+    Parameters
+    ----------
+    module
+        The network (trained in place; left in eval mode on the CPU).
+    data
+        Inputs and targets.
+    cells
+        Indices of the training cells in ``data``.
+    task
+        ``"pretrain"``, ``"expression"`` or ``"annotate"``.
+    options
+        :class:`TrainingOptions`.
+    seed
+        Seed of the run (cell order, samples, dropout).
+    """
+
+    def __init__(self, module: EpiFoundationModule, data: TokenData, cells: np.ndarray, task: str,
+                 options: TrainingOptions, seed: int):
+        if options.max_tokens < module.config.max_len:
+            raise SeqatacInputError(
+                f"max_tokens={options.max_tokens} is below max_len={module.config.max_len}: a long cell would "
+                "not fit in a batch. Raise max_tokens or lower max_len."
+            )
+        if len(cells) == 0:
+            raise SeqatacInputError(f"no training cells for task {task!r}.")
+        self.module, self.data, self.cells, self.task = module, data, np.asarray(cells), task
+        self.options, self.seed = options, int(seed)
+        self.device = T.select_device(options.device)
+        self.precision = resolve_precision(options.precision, self.device)
+
+    def _fingerprint(self) -> dict:
+        keep = ("max_epochs", "lr", "min_lr", "warmup_fraction", "max_tokens", "max_cells", "grad_accumulation",
+                "grad_clip")
+        options = {key: value for key, value in asdict(self.options).items() if key in keep}
+        return {"config": self.module.config.to_dict(), "task": self.task, "seed": self.seed,
+                "n_cells": int(len(self.cells)), "options": options}
+
+    def run(self) -> list[dict]:
+        """Train; returns one record per epoch (loss, learning rate, throughput, accuracy when annotating)."""
+        with T.num_threads(self.options.n_threads):
+            created = T.init_distributed(self.device)
+            try:
+                return self._run()
+            finally:
+                for parameter in self.module.parameters():
+                    parameter.requires_grad_(True)
+                self.module.eval()
+                self.module.to("cpu")
+                T.finish_distributed(created)
+
+    # ------------------------------------------------------------------------------------- loop
+
+    def _run(self) -> list[dict]:
+        options, module = self.options, self.module
+        rank, world = T.rank_and_world()
+        trained = {id(p) for p in module.task_parameters(self.task)}
+        parameters = []
+        for parameter in module.parameters():
+            parameter.requires_grad_(id(parameter) in trained)
+            if id(parameter) in trained:
+                parameters.append(parameter)
+        module.to(self.device)
+        optimizer = torch.optim.Adam(parameters, lr=options.lr, fused=self.device.type in ("cpu", "cuda"))
+        plans = [epoch_batches(self.data, self.cells, seed=self.seed, task=self.task, epoch=epoch,
+                               options=options, world=world) for epoch in range(options.max_epochs)]
+        steps_per_epoch = [math.ceil(len(plan) // world / options.grad_accumulation) for plan in plans]
+        total_steps = sum(steps_per_epoch)
+        warmup = int(options.warmup_fraction * total_steps)
+
+        state = {"epoch": 0, "position": 0, "step": 0, "history": [], "sums": [0.0, 0, 0, 0]}
+        path = Path(options.checkpoint_dir) / CHECKPOINT_NAME if options.checkpoint_dir else None
+        if options.resume and path.is_file():
+            state = self._restore(path, optimizer)
+        elif options.resume:
+            logger.info("no checkpoint in %s yet: starting a new run", options.checkpoint_dir)
+        net = module
+        if T.is_distributed():
+            net = DistributedDataParallel(module, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+        from tqdm.auto import tqdm
+
+        show = options.verbose and rank == 0
+        bar = tqdm(total=options.max_epochs, initial=state["epoch"], unit="epoch", desc=f"EpiFoundation {self.task}",
+                   disable=not show)
+        try:
+            while state["epoch"] < options.max_epochs:
+                epoch = state["epoch"]
+                local = plans[epoch][rank::world]
+                groups = [list(range(start, min(start + options.grad_accumulation, len(local))))
+                          for start in range(0, len(local), options.grad_accumulation)]
+                started = time.perf_counter()
+                inner = tqdm(total=len(local), initial=state["position"], leave=False, unit="batch",
+                             desc=f"epoch {epoch + 1}", disable=not show)
+                module.train()
+                for group in groups:
+                    if group[0] < state["position"]:
+                        continue
+                    lr = learning_rate(state["step"], total_steps, lr=options.lr, min_lr=options.min_lr,
+                                       warmup_steps=warmup)
+                    for param_group in optimizer.param_groups:
+                        param_group["lr"] = lr
+                    optimizer.zero_grad(set_to_none=True)
+                    for index in group:
+                        sync = index == group[-1] or not T.is_distributed()
+                        with contextlib.nullcontext() if sync else net.no_sync():
+                            self._micro_batch(net, local[index], epoch, index * world + rank, len(group), state)
+                        inner.update(1)
+                    if options.grad_clip is not None:
+                        torch.nn.utils.clip_grad_norm_(parameters, options.grad_clip)
+                    self._optimizer_step(optimizer)
+                    state["step"] += 1
+                    state["position"] = group[-1] + 1
+                    sums = state["sums"]
+                    inner.set_postfix(loss=f"{sums[0] / max(sums[1], 1):.4f}", lr=f"{lr:.2e}")
+                    if (options.checkpoint_steps and state["step"] % options.checkpoint_steps == 0
+                            and state["position"] < len(local)):
+                        self._save(path, optimizer, state)
+                inner.close()
+                record = self._end_epoch(state, lr=optimizer.param_groups[0]["lr"],
+                                         seconds=time.perf_counter() - started)
+                bar.update(1)
+                bar.set_postfix({key: f"{value:.4f}" for key, value in record.items()
+                                 if key in ("loss", "accuracy")})
+                if state["epoch"] % options.checkpoint_every == 0 or state["epoch"] == options.max_epochs:
+                    self._save(path, optimizer, state)
+        finally:
+            bar.close()
+        return state["history"]
+
+    def _micro_batch(self, net, cells: np.ndarray, epoch: int, batch_index: int, group_size: int,
+                     state: dict) -> None:
+        sequence = batch_seed(self.seed, self.task, epoch, batch_index)
+        rng = np.random.default_rng(sequence)
+        generator = T.torch_generator(int(sequence.generate_state(1, dtype=np.uint64)[0]) >> 1, self.device)
+        batch = to_tensors(self.data.training_batch(cells, self.task, rng), self.device)
+        targets, mask = batch.pop("targets"), batch.pop("mask", None)
+        with T.autocast(self.device, self.precision):
+            outputs = net(**batch, task=self.task, generator=generator)
+        loss = EpiFoundationModule.loss(outputs, targets, self.task, mask)
+        (loss / group_size).backward()
+        sums = state["sums"]  # loss·cells, cells, tokens, correct
+        sums[0] += float(loss.detach()) * len(cells)
+        sums[1] += len(cells)
+        sums[2] += int(batch["tokens"].numel())
+        if self.task == "annotate":
+            sums[3] += int((outputs["cell_type_logits"].argmax(1) == targets).sum())
+
+    def _optimizer_step(self, optimizer) -> None:
+        """One optimizer step (a separate method so that tests can interrupt training between steps)."""
+        optimizer.step()
+
+    def _end_epoch(self, state: dict, *, lr: float, seconds: float) -> dict:
+        loss_sum, cells, tokens, correct = T.all_reduce_sum(state["sums"], self.device)
+        record = {"epoch": state["epoch"] + 1, "loss": loss_sum / max(cells, 1), "lr": lr, "seconds": seconds,
+                  "cells_per_s": cells / seconds if seconds > 0 else float("nan"),
+                  "tokens_per_s": tokens / seconds if seconds > 0 else float("nan")}
+        if self.task == "annotate":
+            record["accuracy"] = correct / max(cells, 1)
+        logger.debug("%s epoch %d: %s", self.task, record["epoch"], record)
+        state["history"].append(record)
+        state["epoch"] += 1
+        state["position"] = 0
+        state["sums"] = [0.0, 0, 0, 0]
+        return record
+
+    # ------------------------------------------------------------------------------------- checkpoints
+
+    def _save(self, path: Path | None, optimizer, state: dict) -> None:
+        if path is None:
+            return
+        sums = T.all_reduce_sum(state["sums"], self.device) if T.is_distributed() else state["sums"]
+        if T.rank_and_world()[0] == 0:
+            T.save_checkpoint({
+                "fingerprint": self._fingerprint(),
+                "model": T.cpu_state_dict(self.module),
+                "optimizer": optimizer.state_dict(),
+                "epoch": state["epoch"], "position": state["position"], "step": state["step"],
+                "history": state["history"], "sums": [float(value) for value in sums],
+            }, path)
+        T.barrier()
+
+    def _restore(self, path: Path, optimizer) -> dict:
+        saved = T.load_checkpoint(path)
+        if saved["fingerprint"] != self._fingerprint():
+            raise SeqatacInputError(
+                f"the checkpoint {str(path)!r} belongs to a different model, task, data or training options "
+                f"({saved['fingerprint']} vs {self._fingerprint()}); use a new checkpoint_dir or resume=False."
+            )
+        self.module.load_state_dict(saved["model"])
+        self.module.to(self.device)
+        optimizer.load_state_dict(saved["optimizer"])
+        rank = T.rank_and_world()[0]
+        sums = [float(value) for value in saved["sums"]] if rank == 0 else [0.0, 0, 0, 0]
+        logger.info("resumed %s from %s at epoch %d, optimizer step %d", self.task, path, saved["epoch"], saved["step"])
+        return {"epoch": int(saved["epoch"]), "position": int(saved["position"]), "step": int(saved["step"]),
+                "history": list(saved["history"]), "sums": sums}

@@ -1,0 +1,57 @@
+"""The EpiFoundation subcommands: `seqatac fit epifoundation`, `seqatac annotate`, `seqatac predict-expression`."""
+
+import json
+
+import anndata as ad
+import numpy as np
+import pytest
+import torch
+
+from seqatac.cli import main
+
+from test_epifoundation import planted_data
+
+ARCHITECTURE = ["--preset", "tiny", "--set", "max_len=64", "--set", "max_genes=32"]
+TRAINING = ["--epochs", "1", "--max-cells", "16", "--max-tokens", "512", "--threads", "1", "--lr", "3e-3"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_pretrain_fine_tune_annotate_and_predict_from_the_command_line(tmp_path):
+    atac, rna = planted_data(n_cells=48)
+    atac.write_h5ad(tmp_path / "atac.h5ad")
+    rna.write_h5ad(tmp_path / "rna.h5ad")
+    common = ["--atac", str(tmp_path / "atac.h5ad"), "--rna", str(tmp_path / "rna.h5ad")]
+
+    assert main(["-q", "fit", "epifoundation", "--mode", "pretrain", *common, *ARCHITECTURE, *TRAINING,
+                 "--out", str(tmp_path / "pre")]) == 0
+    assert json.loads((tmp_path / "pre" / "history.json").read_text())["mode"] == "pretrain"
+    assert main(["-q", "fit", "epifoundation", "--mode", "annotate", *common, "--labels-key", "cell_type",
+                 "--model", str(tmp_path / "pre" / "model"), *TRAINING, "--out", str(tmp_path / "ann")]) == 0
+    assert main(["-q", "fit", "epifoundation", "--mode", "expression", *common,
+                 "--model", str(tmp_path / "ann" / "model"), *TRAINING, "--out", str(tmp_path / "expr")]) == 0
+    trained = ad.read_h5ad(tmp_path / "expr" / "adata.h5ad")
+    assert trained.obsm["X_epifoundation"].shape == (48, 32)
+    assert "epifoundation_expression" in ad.read_h5ad(tmp_path / "expr" / "rna.h5ad").layers
+
+    model = ["--model", str(tmp_path / "expr" / "model"), "--atac", str(tmp_path / "atac.h5ad"), "--threads", "1"]
+    assert main(["-q", "annotate", *model, "--out", str(tmp_path / "annotated.h5ad")]) == 0
+    annotated = ad.read_h5ad(tmp_path / "annotated.h5ad")
+    assert set(annotated.obs["epifoundation_cell_type"].astype(str)) <= {"t0", "t1", "t2"}
+    assert annotated.obs["epifoundation_cell_type_confidence"].between(0, 1).all()
+
+    assert main(["-q", "predict-expression", *model, "--out", str(tmp_path / "expression.h5ad")]) == 0
+    predicted = ad.read_h5ad(tmp_path / "expression.h5ad")
+    assert predicted.shape == (48, 24) and list(predicted.var_names[:2]) == ["g0", "g1"]
+    assert np.isfinite(predicted.layers["epifoundation_expression"]).all()
+
+    # a model without an annotation head: a clear error, exit status 2
+    assert main(["-q", "annotate", "--model", str(tmp_path / "pre" / "model"), "--atac", str(tmp_path / "atac.h5ad"),
+                 "--out", str(tmp_path / "no.h5ad")]) == 2
+    assert not (tmp_path / "no.h5ad").exists()
