@@ -1,5 +1,31 @@
 """Analyses on top of embeddings and models (scanpy-style: write into the AnnData, return None or a copy)."""
 
+from ._denoise import denoise
+from ._denovo import DenovoMotifs, compare_motifs, denovo_motifs, motif_similarity
+from ._graph import cell_graph, leiden, merge_clusters, merge_small_clusters, snn_graph
+from ._ism import ism
 from ._layout import layout_2d
+from ._predict import codes_to_onehot, predict
+from ._tf_activity import motif_columns, shuffled_backgrounds, tf_activity
+from ._variable_peaks import variable_peaks
 
-__all__ = ["layout_2d"]
+__all__ = [
+    "snn_graph",
+    "cell_graph",
+    "leiden",
+    "merge_small_clusters",
+    "merge_clusters",
+    "denovo_motifs",
+    "compare_motifs",
+    "motif_similarity",
+    "DenovoMotifs",
+    "variable_peaks",
+    "layout_2d",
+    "predict",
+    "codes_to_onehot",
+    "ism",
+    "tf_activity",
+    "shuffled_backgrounds",
+    "motif_columns",
+    "denoise",
+]
