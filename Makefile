@@ -37,13 +37,23 @@ test: test-python test-r
 test-python: install
 	$(VPY) -m pytest tests/python -q
 
-# Build the R package, install it into a project-local library and run its testthat suite with the
-# project's virtualenv as the Python backend.
+# Build the R package (vignette included) and run R CMD check on the tarball, which also runs the
+# testthat suite, with the project's virtualenv as the Python backend. Fails on any ERROR or WARNING.
+R_PKG_VERSION := $(shell sed -n 's/^Version: //p' DESCRIPTION)
+# R CMD build copies its whole directory (.venv included) before applying .Rbuildignore, so it builds
+# from a staging copy of the package files only.
+R_SOURCES := DESCRIPTION NAMESPACE LICENSE README.md .Rbuildignore R man inst vignettes
+R_STAGE := $(RLIB)/stage/seqATAC
+test-r: export SEQATAC_PYTHON := $(abspath $(VPY))
+test-r: export _R_CHECK_FORCE_SUGGESTS_ := false
 test-r: install r-deps
-	@mkdir -p $(RLIB)
-	R CMD build --no-build-vignettes . >/dev/null
-	R CMD INSTALL --no-test-load --library=$(RLIB) seqATAC_*.tar.gz >/dev/null
-	SEQATAC_PYTHON=$(abspath $(VPY)) R_LIBS=$(abspath $(RLIB)) Rscript -e 'testthat::test_dir("tests/testthat", package = "seqATAC", load_package = "installed", reporter = "summary", stop_on_failure = TRUE)'
+	rm -rf $(R_STAGE) && mkdir -p $(R_STAGE)/tests
+	cp -r $(wildcard $(R_SOURCES)) $(R_STAGE)/ && cp -r tests/testthat tests/testthat.R $(R_STAGE)/tests/
+	R CMD build $(R_STAGE) >/dev/null
+	R CMD check --no-manual --no-build-vignettes seqATAC_$(R_PKG_VERSION).tar.gz || \
+		{ cat seqATAC.Rcheck/tests/testthat.Rout.fail 2>/dev/null; exit 1; }
+	@grep -qE '^Status: (OK|[0-9]+ NOTEs?)$$' seqATAC.Rcheck/00check.log || \
+		{ echo "R CMD check reported a WARNING or ERROR (see seqATAC.Rcheck/00check.log)"; exit 1; }
 
 bench: install
 	$(VPY) benchmarks/run_all.py

@@ -1,0 +1,47 @@
+test_that("GRanges (1-based closed) become 0-based half-open and round-trip with the engine's names", {
+    granges <- GenomicRanges::GRanges(c("chr1", "chr2"), IRanges::IRanges(c(101, 1), c(200, 50)))
+    ranges <- seqATAC:::.ranges_from_granges(granges)
+    expect_identical(ranges$chrom, c("chr1", "chr2"))
+    expect_identical(ranges$start, c(100, 0))
+    expect_identical(ranges$end, c(200, 50))
+    # back: start + 1 gives the GRanges again
+    expect_identical(IRanges::start(granges), as.integer(ranges$start + 1))
+})
+
+test_that("peak names in all three styles parse, other names do not", {
+    ranges <- seqATAC:::.ranges_from_names(c("chr1:100-200", "chr2-5-60", "chrUn_KI270302v1_3_90"))
+    expect_identical(ranges$chrom, c("chr1", "chr2", "chrUn_KI270302v1"))
+    expect_identical(ranges$start, c(100, 5, 3))
+    expect_identical(ranges$end, c(200, 60, 90))
+    expect_null(seqATAC:::.ranges_from_names(c("chr1:100-200", "GATA1")))
+})
+
+test_that("rowRanges come first, then rowData columns, then row names; none is an error", {
+    counts <- Matrix::sparseMatrix(i = 1:3, j = 1:3, x = 1, dims = c(3L, 3L),
+                                   dimnames = list(c("a", "b", "c"), paste0("cell", 1:3)))
+    se <- SummarizedExperiment::SummarizedExperiment(list(counts = counts))
+    expect_error(seqATAC:::.peak_ranges_se(se), "no genomic coordinates \\(e.g. 'a'\\).*rowRanges")
+    SummarizedExperiment::rowData(se)$chrom <- "chr3"
+    SummarizedExperiment::rowData(se)$start <- c(0, 10, 20)
+    SummarizedExperiment::rowData(se)$end <- c(5, 15, 25)
+    expect_identical(seqATAC:::.peak_ranges_se(se)$start, c(0, 10, 20))
+    SummarizedExperiment::rowRanges(se) <- GenomicRanges::GRanges("chr4", IRanges::IRanges(c(1, 11, 21), width = 10))
+    ranges <- seqATAC:::.peak_ranges_se(se)
+    expect_identical(ranges$chrom, rep("chr4", 3))
+    expect_identical(ranges$start, c(0, 10, 20))
+    expect_identical(ranges$end, c(10, 20, 30))
+    bad <- S4Vectors::DataFrame(chrom = "chr1", start = c(5, 1, 2), end = c(5, 2, 3))
+    expect_error(seqATAC:::.check_ranges(seqATAC:::.ranges_from_columns(bad), "x", NULL),
+                 "1 peak\\(s\\) have invalid coordinates \\(e.g. chr1:5-5\\)")
+})
+
+test_that("the simulation's rowRanges map back to the engine's 0-based coordinates", {
+    skip_if_no_backend()
+    sce <- tiny_sce()
+    ranges <- seqATAC:::.peak_ranges_se(sce)
+    from_names <- seqATAC:::.ranges_from_names(rownames(sce))  # the engine's chrom:start-end names
+    expect_identical(ranges$chrom, from_names$chrom)
+    expect_identical(ranges$start, from_names$start)
+    expect_identical(ranges$end, from_names$end)
+    expect_identical(ranges$name, rownames(sce))
+})
