@@ -10,9 +10,10 @@ Sections (``--sections``, default all):
   through it too (first seed only), with 1 and 2 worker threads, right after ours, so that both are timed
   under the same load.
 - ``medium``: simulator ``medium`` (10,000 cells × 30,000 peaks, 8 types, 2 batches), LSI vs CellSpace without
-  any batch key. CellSpace runs twice: on the 10,000 most variable peaks (the authors' workflow: peaks
-  selected across LSI clusters, ``seqatac.tl.variable_peaks``) for the default 50 epochs, and on all peaks
-  (20 epochs by default, to bound the run time on 2 shared cores). Reported: label score (k = 10, 50, 100),
+  any batch key. CellSpace runs on the 10,000 most variable peaks (the authors' workflow: peaks selected
+  across LSI clusters, ``seqatac.tl.variable_peaks``) for the default 50 epochs, on all peaks (20 epochs by
+  default, to bound the run time on 2 shared cores), and on the variable peaks with k-mers only (N = 1).
+  Reported: label score (k = 10, 50, 100),
   ARI/NMI of Leiden at the number of types and of scib's resolution sweep, iLISI of the batches; TF
   activity of the simulator's JASPAR panel and the rank of each type's primary driver; de novo motifs from
   Leiden clusters of the CellSpace graph (and from the true types; each group's 30 most frequent neighbour
@@ -167,6 +168,7 @@ def speed_section(args) -> dict:
                 "peak_rss_mb_max": float(max(r["peak_rss_mb"] for r in selected)),
                 **{f"purity15_{t}": float(np.mean([r["purity15"] for r in selected if r["toy"] == t])) for t in TOYS},
             }
+    plot_speed(runs)
     if args.cpp:  # speed-up on the runs both made (same toys, seed, thread count, back to back)
         for threads in (1, 2):
             pairs = [(o["examples_per_s"], c["examples_per_s"]) for o in runs for c in runs
@@ -174,6 +176,31 @@ def speed_section(args) -> dict:
                      and (o["toy"], o["seed"], o["threads"]) == (c["toy"], c["seed"], c["threads"]) == (o["toy"], o["seed"], threads)]
             summary[f"speedup_{threads}_threads"] = [ours / theirs for ours, theirs in pairs]
     return {"runs": runs, "summary": summary}
+
+
+def plot_speed(runs: list[dict]) -> None:
+    """Bar chart of examples/s per implementation and thread count (median over runs, log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, values = [], []
+    for implementation, name in (("authors_cpp", "authors' C++"), ("seqatac", "seqatac")):
+        for threads in (1, 2):
+            selected = [r["examples_per_s"] for r in runs if r["implementation"] == implementation and r["threads"] == threads]
+            if selected:
+                labels.append(f"{name}\n{threads} thread{'s' if threads > 1 else ''}")
+                values.append(float(np.median(selected)))
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    bars = ax.bar(labels, values, color=["#999999"] * (len(values) - 2) + ["#1f77b4"] * 2)
+    ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values], fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("examples / s (median)")
+    ax.set_title("CellSpace training speed at the authors' defaults\n(toy 400 events × 300 cells, shared 2-core machine)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "cellspace_speed.png", dpi=110)
+    plt.close(fig)
 
 
 # ============================================================================================ medium
@@ -195,14 +222,13 @@ def embedding_metrics(X: np.ndarray, labels: np.ndarray, batch: np.ndarray) -> d
     }
 
 
-def train_cellspace(adata, genome, epochs: int, threads: int, checkpoint: Path | None):
+def train_cellspace(adata, genome, epochs: int, threads: int, checkpoint: Path | None, params: dict):
     from seqatac.models.cellspace import CellSpace
 
-    model = CellSpace(adata, genome, random_state=0)
-    started = time.perf_counter()
+    model = CellSpace(adata, genome, random_state=0, **params)
     model.fit(epochs, random_state=0, n_threads=threads, verbose=True, checkpoint_dir=checkpoint,
               resume=checkpoint is not None)
-    return model, time.perf_counter() - started
+    return model
 
 
 def motif_analyses(model, adata, truth, panel, resolution: float, top_kmers: int) -> dict:
@@ -277,21 +303,25 @@ def medium_section(args) -> dict:
     print("  LSI:", json.dumps(result["lsi"]), flush=True)
     panel = jaspar(ids=list(truth["tfs"]["motif_id"]))
     tl.variable_peaks(adata, n_top=args.variable_peaks, use_rep="X_lsi", random_state=0)
-    runs = {
-        "cellspace_variable_peaks": (adata[:, adata.var["variable"].to_numpy()].copy(), args.epochs),
-        "cellspace_all_peaks": (adata, args.epochs_all),
+    variable = adata[:, adata.var["variable"].to_numpy()].copy()
+    runs = {  # name: (peaks, epochs, hyper-parameters other than the authors' defaults)
+        "cellspace_variable_peaks": (variable, args.epochs, {}),
+        "cellspace_all_peaks": (adata, args.epochs_all, {}),
+        "cellspace_variable_peaks_kmers_only": (variable, args.epochs, {"ngrams": 1}),
     }
-    for name, (data, epochs) in runs.items():
+    for name, (data, epochs, params) in runs.items():
         if epochs <= 0:
             continue
         checkpoint = Path(args.checkpoint_dir) / name if args.checkpoint_dir else None
-        model, seconds = train_cellspace(data, sim.genome, epochs, args.threads, checkpoint)
+        model = train_cellspace(data, sim.genome, epochs, args.threads, checkpoint, params)
         cells = model.get_latent_representation()
         unit = cells / np.linalg.norm(cells, axis=1, keepdims=True)  # cosine geometry for the euclidean metrics
         run = {
             "n_peaks": int(data.n_vars),
             "epochs": epochs,
-            "train_seconds": seconds,
+            "params": params,
+            "train_seconds": float(sum(model.history["seconds"])),  # over all sessions of a resumed run
+            "examples_per_s_median": float(np.median(model.history["examples_per_s"])),
             "memory": model.memory_report(),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "history": model.history,
@@ -349,8 +379,12 @@ def main() -> int:
     parser.add_argument("--top-kmers", type=int, default=30, help="10-mers kept per group for de novo motifs")
     parser.add_argument("--checkpoint-dir", default=None, help="checkpoint (and resume) the medium run there")
     parser.add_argument("--cpp", default=None, help="path of the authors' CellSpace binary, for the comparison")
+    parser.add_argument("--replot-speed", action="store_true", help="only redraw cellspace_speed.png")
     parser.add_argument("--worker", nargs=4, metavar=("TOY", "SEED", "THREADS", "EPOCHS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.replot_speed:  # redraw the speed chart from the JSON, without measuring again
+        plot_speed(json.loads(args.out.read_text())["speed"]["runs"])
+        return 0
     if args.worker:
         toy_name, seed, threads, epochs = args.worker
         print(json.dumps(speed_worker(toy_name, int(seed), int(threads), int(epochs))))

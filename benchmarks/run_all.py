@@ -17,6 +17,7 @@ BENCHMARKS = {
     "calibration_small": ["calibrate_simulator.py", "--preset", "small"],
     "calibration_medium": ["calibrate_simulator.py", "--preset", "medium", "--seeds", "0"],
     "simulate_large": ["simulate.py", "--preset", "large"],
+    "cellspace": ["cellspace.py"],
 }
 
 

@@ -3,9 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 import torch
-from anndata import AnnData
 
 from seqatac import SeqatacInputError, SeqatacWarning
 from seqatac.data import Genome, Motif, encode_sequence, reverse_complement
@@ -112,11 +110,22 @@ def test_event_sequences_are_the_exact_regions():
     np.testing.assert_array_equal(flat, encode_sequence(expected))
 
 
+def test_kmer_counts_count_both_strands_once(tiny, trained):
+    from seqatac.models.cellspace._model import _kmer_counts
+
+    store = EventSequences([encode_sequence("AAAAAAAAAT"), encode_sequence("ATTTTTTTTT"), encode_sequence("ACGTNACGTACGTA")])
+    counts = pd.Series(_kmer_counts(store, np.arange(3), 8), index=canonical_kmers(8))
+    assert counts["AAAAAAAA"] == 4  # 2 in the first event + 2 (as TTTTTTTT) in the second
+    assert counts["AAAAAAAT"] == 2
+    assert counts.sum() == 3 + 3 + 2  # the N breaks the third event's first window
+    n_bases = trained._data.sequences.lengths[trained._data.train_events].sum()
+    assert trained.kmer_counts.sum() == n_bases - 7 * len(trained._data.train_events)  # no N in the tiny genome
+
+
 # ------------------------------------------------------------------------------------------ the update
 
 
 def test_train_step_reproduces_the_starspace_update():
-    torch.manual_seed(0)  # not used by the module (explicit generator below); keeps torch's own state alone
     generator = torch.Generator().manual_seed(1)
     module = CellSpaceModule(6, 4, 3, init_sd=0.3, generator=generator)  # 5 feature rows + padding
     before_f = module.feature_embedding.clone().numpy()
@@ -191,7 +200,8 @@ def test_loss_decreases_and_training_is_deterministic(tiny, trained):
 
 
 def test_two_workers_train_too(tiny):
-    model = CellSpace(tiny.atac, tiny.genome, random_state=0, **FAST).fit(2, n_threads=2, verbose=False)
+    # enough chunks per worker that the two Hogwild workers do not see one stale snapshot all epoch
+    model = CellSpace(tiny.atac, tiny.genome, random_state=0, bucket=4096).fit(3, n_threads=2, verbose=False)
     assert model.history["loss"][-1] < model.history["loss"][0]
     assert np.isfinite(model.get_latent_representation()).all()
 
@@ -231,12 +241,13 @@ def test_cell_names_and_order_are_kept(tiny):
 
 def test_save_load_round_trip(trained, tmp_path):
     path = trained.save(tmp_path / "model")
-    assert sorted(p.name for p in path.iterdir()) == ["cells.tsv", "config.json", "model.pt"]
+    assert sorted(p.name for p in path.iterdir()) == ["cells.tsv", "config.json", "kmer_counts.npy", "model.pt"]
     loaded = CellSpace.load(path)
     np.testing.assert_array_equal(loaded.get_latent_representation(), trained.get_latent_representation())
     pd.testing.assert_frame_equal(loaded.get_kmer_embedding(), trained.get_kmer_embedding())
     assert list(loaded.cell_names) == list(trained.cell_names)
     assert loaded.epochs_done == 3 and loaded.history == trained.history
+    np.testing.assert_array_equal(loaded.kmer_counts, trained.kmer_counts)
     sequence = ["ACGTACGTTTGACCATGGCA"]
     np.testing.assert_array_equal(loaded.embed_sequences(sequence, ngrams=True), trained.embed_sequences(sequence, ngrams=True))
     with pytest.raises(SeqatacInputError, match="exists"):

@@ -1,7 +1,7 @@
 """De novo motifs from a k-mer/cell co-embedding (CellSpace, Tayyebi et al. 2023, "Discovering de novo motifs").
 
 1. Every canonical ``kmer_length``-mer (10-mer) is embedded as the mean of its k-mer rows (a 10-mer and its
-   reverse complement are one vertex).
+   reverse complement are one vertex); 10-mers containing a k-mer rare in the training data are skipped.
 2. A bipartite kNN graph links each cell to its ``n_neighbors`` (50) most cosine-similar 10-mers.
 3. For each cell group, the 10-mers among the neighbours of at least ``min_fraction`` (20%) of its cells
    are kept (or, with ``top_kmers``, its most frequent neighbour 10-mers).
@@ -28,7 +28,7 @@ from scipy.spatial.distance import squareform
 
 from .._errors import SeqatacInputError
 from ..data._motifs import Motif, jaspar, read_motifs
-from ..models.cellspace._kmers import _kmer_lookup, kmer_rows, reverse_complement_codes
+from ..models.cellspace._kmers import _kmer_lookup, kmer_rows
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ def denovo_motifs(
     n_neighbors: int = 50,
     min_fraction: float = 0.2,
     top_kmers: int | None = None,
+    min_kmer_quantile: float = 0.1,
     cut_height: float = 0.5,
     min_size: int = 4,
     max_shift: int = 3,
@@ -88,6 +89,10 @@ def denovo_motifs(
         Instead of ``min_fraction``, keep each group's ``top_kmers`` most frequent neighbour 10-mers (those
         of at least 2 cells). Useful when the cells' neighbour sets are so diverse that no 10-mer reaches
         ``min_fraction``, and it gives every group the same weight.
+    min_kmer_quantile
+        Skip 10-mers containing a k-mer rarer in the training events than this quantile of the k-mer
+        counts (``model.kmer_counts``; 0 keeps all). Rare k-mers get few, large AdaGrad steps, and their
+        noisy embeddings otherwise crowd the cells' neighbour lists (an addition to the paper's recipe).
     cut_height
         Distance at which the sequence tree is cut (0.5).
     min_size
@@ -113,7 +118,7 @@ def denovo_motifs(
     if not k <= kmer_length <= 12:
         raise SeqatacInputError(f"kmer_length={kmer_length} must lie between the model's k={k} and 12.")
     labels = _cell_groups(model, groups)
-    mer_codes, mer_embedding = _mer_embedding(model, kmer_length)
+    mer_codes, mer_embedding = _mer_embedding(model, kmer_length, min_kmer_quantile)
     neighbours = _nearest_mers(model.get_latent_representation(), mer_embedding, n_neighbors, batch_size)
     kept: dict[int, list] = {}
     for group in pd.unique(labels):
@@ -253,18 +258,25 @@ def _cell_groups(model, groups) -> np.ndarray:
     return labels.astype(str)
 
 
-def _mer_embedding(model, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical codes of all ``length``-mers and their embedding (mean of their k-mer rows)."""
+def _mer_embedding(model, length: int, min_kmer_quantile: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical codes of the ``length``-mers made of reliable k-mers and their embedding (mean of their
+    k-mer rows); a k-mer is reliable when its training count reaches ``min_kmer_quantile`` of all counts."""
     k = model.config.k
     codes = _kmer_lookup(length)[1]
     kmer_table = model.get_kmer_embedding().to_numpy()
+    counts = getattr(model, "kmer_counts", None)
+    reliable = np.ones(len(kmer_table), dtype=bool)
+    if counts is not None and min_kmer_quantile > 0:
+        reliable = np.asarray(counts) >= np.quantile(counts, min_kmer_quantile)
     lookup = kmer_rows(k)
     mask = (1 << (2 * k)) - 1
     embedding = np.zeros((len(codes), kmer_table.shape[1]), dtype=np.float32)
+    keep = np.ones(len(codes), dtype=bool)
     for offset in range(length - k + 1):
-        sub = (codes >> (2 * (length - k - offset))) & mask
-        embedding += kmer_table[lookup[sub]]
-    return codes, embedding / (length - k + 1)
+        rows = lookup[(codes >> (2 * (length - k - offset))) & mask]
+        embedding += kmer_table[rows]
+        keep &= reliable[rows]
+    return codes[keep], embedding[keep] / (length - k + 1)
 
 
 def _nearest_mers(cells: np.ndarray, mers: np.ndarray, n_neighbors: int, batch_size: int) -> np.ndarray:

@@ -16,8 +16,10 @@ threads* (``n_threads``; one intra-op torch thread each, no OpenMP barriers that
 train Hogwild-style on disjoint parts of each epoch, as StarSpace's threads do; the k-mer and cell rows
 that all workers touch are updated under a lock. With one thread the run is sequential and deterministic
 for a seed. The mini-batch of 5 examples sharing one set of negative candidates is kept (``group_size``).
-numba was not needed: it would save the numpy/torch dispatch overhead (a few µs per chunk-level call) but
-not the memory traffic.
+Why not numba: it is not a dependency here, and a compiled per-row loop would mainly fuse the few passes
+that the vectorised update makes over the chunk's rows; the random reads and writes of the N-gram table,
+which dominate, stay the same. The vectorised design already trains an order of magnitude faster than the
+authors' C++ on the same machine (benchmarks/cellspace.py).
 """
 
 from __future__ import annotations
@@ -43,20 +45,19 @@ from scipy import sparse
 
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
-from ..._utils import atomic_path
 from ...data._genome import Genome
 from ...data._io import validate_atac
-from ...data._regions import parse_regions
 from ...data._motifs import Motif, jaspar, read_motifs
+from ...data._regions import parse_regions
 from ...data._sequence import N_CODE, encode_sequence
-from ._kmers import EventSequences, FeatureLayout, canonical_kmers, feature_layout, window_features
 from .._training import num_threads
+from ._kmers import EventSequences, FeatureLayout, canonical_kmers, feature_layout, window_features
 from ._module import CellSpaceModule
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-_CONFIG_FILE, _WEIGHTS_FILE, _CELLS_FILE = "config.json", "model.pt", "cells.tsv"
+_CONFIG_FILE, _WEIGHTS_FILE, _CELLS_FILE, _COUNTS_FILE = "config.json", "model.pt", "cells.tsv", "kmer_counts.npy"
 _SETUP_KEY = "cellspace_setup"
 
 
@@ -234,6 +235,18 @@ def _build_training_data(adatas: list[AnnData], genomes: list[Genome], config: C
     return _TrainingData(sequences, indptr, event_cells, event_dataset, train, per_dataset)
 
 
+def _kmer_counts(sequences: EventSequences, events: np.ndarray, k: int, batch_size: int = 4096) -> np.ndarray:
+    """Occurrences of every canonical k-mer in the given events (both strands count once)."""
+    layout = feature_layout(k, 1, 1)
+    counts = np.zeros(layout.n_rows, dtype=np.int64)
+    for begin in range(0, len(events), batch_size):
+        batch = events[begin : begin + batch_size]
+        width = int(sequences.lengths[batch].max())
+        codes = sequences.windows(batch, width, np.random.default_rng(0))  # width >= every length: no sampling
+        counts += np.bincount(window_features(codes, layout).ravel(), minlength=layout.n_rows)
+    return counts[: layout.n_kmers]
+
+
 @dataclass
 class _Chunk:
     features: np.ndarray  # (B, F) int32
@@ -289,10 +302,19 @@ class CellSpace:
     **config
         Hyper-parameters, see :class:`CellSpaceConfig` (defaults are the authors').
 
+    Attributes
+    ----------
+    cell_names, cell_dataset
+        Cell names and dataset index, in training order (datasets concatenated in the order given).
+    kmer_counts
+        ``(n_kmers,)`` occurrences of each canonical k-mer in the training events (used to skip unreliable,
+        rare k-mers in :func:`seqatac.tl.denovo_motifs`).
+    history
+        Per-epoch ``loss``, ``active_fraction``, ``examples_per_s`` and ``seconds``.
+
     Notes
     -----
-    Cell names and order are kept: every per-cell output follows the order of ``adata.obs_names``
-    (datasets concatenated in the order given).
+    Cell names and order are kept: every per-cell output follows the order of ``adata.obs_names``.
     """
 
     def __init__(
@@ -317,6 +339,7 @@ class CellSpace:
             if _SETUP_KEY not in a.uns.get(_keys.SEQATAC_UNS, {}):
                 validate_atac(a)  # not set up: counts in X (validated, adata left unchanged)
         self._data: _TrainingData | None = _build_training_data(adatas, genomes, self.config)
+        self.kmer_counts = _kmer_counts(self._data.sequences, self._data.train_events, self.config.k)
         self._init_cells(
             pd.Index(np.concatenate([a.obs_names.to_numpy(dtype=object) for a in adatas]), name="cell"),
             np.concatenate([np.full(a.n_obs, d, dtype=np.int64) for d, a in enumerate(adatas)]),
@@ -689,7 +712,8 @@ class CellSpace:
 
     def save(self, dir_path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Save to a directory: ``config.json`` (with ``format_version``), ``model.pt`` (state_dict: k-mer,
-        N-gram and cell tables and AdaGrad accumulators) and ``cells.tsv`` (cell names and dataset, in order).
+        N-gram and cell tables and AdaGrad accumulators), ``cells.tsv`` (cell names and dataset, in order) and
+        ``kmer_counts.npy`` (occurrences of each canonical k-mer in the training events).
 
         The directory is written beside the target and renamed into place, so a failure leaves no partial
         model. Returns the directory.
@@ -713,6 +737,8 @@ class CellSpace:
             torch.save(self.module.state_dict(), staging / _WEIGHTS_FILE)
             cells = pd.DataFrame({"cell": self.cell_names.astype(str), "dataset": self.cell_dataset})
             cells.to_csv(staging / _CELLS_FILE, sep="\t", index=False)
+            if self.kmer_counts is not None:
+                np.save(staging / _COUNTS_FILE, self.kmer_counts, allow_pickle=False)
             if target.exists():
                 old = target.with_name(f".{target.name}.old-{os.getpid()}")
                 os.replace(target, old)
@@ -769,6 +795,8 @@ class CellSpace:
         model = cls.__new__(cls)
         model.config = config
         model._data = None
+        counts = dir_path / _COUNTS_FILE
+        model.kmer_counts = np.load(counts, allow_pickle=False) if counts.is_file() else None
         cells = pd.read_csv(dir_path / _CELLS_FILE, sep="\t", dtype={"cell": str}, keep_default_na=False)
         model._init_cells(pd.Index(cells["cell"].to_numpy(dtype=object), name="cell"), cells["dataset"].to_numpy(np.int64))
         model.module = CellSpaceModule(config.layout.n_rows, len(cells), config.n_latent, init_sd=config.init_sd,
