@@ -51,3 +51,16 @@ def write_json(payload: dict, path: str | os.PathLike) -> None:
 
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def jsonable(value):
+    """Plain-JSON form of nested dicts/lists of parameters: NumPy scalars → Python, non-finite floats → None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

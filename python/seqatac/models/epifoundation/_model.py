@@ -23,7 +23,7 @@ from anndata import AnnData
 
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
-from ..._utils import atomic_path, check_random_state
+from ..._utils import atomic_path, check_random_state, jsonable
 from ...data._io import check_paired_rna, validate_atac
 from .. import _training as T
 from ._data import TokenData, bin_expression, token_batches
@@ -539,7 +539,7 @@ class EpiFoundation:
             layer[:, lookup >= 0] = result["expression"]
             rna.layers[_keys.EPIFOUNDATION_EXPRESSION] = layer
         adata.uns.setdefault(_keys.SEQATAC_UNS, {}).setdefault(_keys.EPIFOUNDATION_UNS, {}).update({
-            "params": _jsonable({**self.params, "config": self.config.to_dict(), "trained": self.trained}),
+            "params": jsonable({**self.params, "config": self.config.to_dict(), "trained": self.trained}),
             "peak_mapping": mapping.summary(),
             "model_dir": str(self.model_dir) if self.model_dir is not None else "",
         })
@@ -566,8 +566,8 @@ class EpiFoundation:
         path.mkdir(parents=True, exist_ok=True)
         config = {
             "format_version": FORMAT_VERSION, "model": "epifoundation", "architecture": self.config.to_dict(),
-            "params": _jsonable(self.params), "setup": self.setup, "batches": self.batch_names,
-            "cell_types": self.cell_types, "trained": self.trained, "history": _jsonable(self.history),
+            "params": jsonable(self.params), "setup": self.setup, "batches": self.batch_names,
+            "cell_types": self.cell_types, "trained": self.trained, "history": jsonable(self.history),
         }
         with atomic_path(path / _WEIGHTS) as tmp:
             torch.save(T.cpu_state_dict(self.module), tmp)
@@ -659,15 +659,3 @@ def _resolve_seed(random_state) -> int:
 def _derived_seed(seed: int, purpose: int) -> int:
     """A 63-bit seed for one purpose (weights, a task's training, prediction samples) of a model seed."""
     return int(np.random.SeedSequence([int(seed), int(purpose)]).generate_state(1, dtype=np.uint64)[0]) >> 1
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

@@ -21,7 +21,7 @@ from anndata import AnnData
 
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
-from ..._utils import atomic_path, check_random_state, write_h5ad
+from ..._utils import atomic_path, check_random_state, jsonable, write_h5ad
 from ...data._genome import Genome
 from ...data._io import validate_atac
 from ...data._motifs import Motif
@@ -543,7 +543,7 @@ class ScBasset:
         adata.obs[_keys.SCBASSET_INTERCEPT] = self.get_cell_intercept()
         uns = adata.uns.setdefault(_keys.SEQATAC_UNS, {}).setdefault(_keys.SCBASSET_UNS, {})
         uns["setup"] = dict(self.setup)
-        uns["params"] = {"architecture": self.config.to_dict(), **_jsonable(self.params)}
+        uns["params"] = {"architecture": self.config.to_dict(), **jsonable(self.params)}
         uns["params"]["architecture"] = json.dumps(uns["params"]["architecture"])
         if "training" in uns["params"]:
             uns["params"]["training"] = json.dumps(uns["params"]["training"])
@@ -591,12 +591,12 @@ class ScBasset:
             "format_version": FORMAT_VERSION,
             "model": "scbasset",
             "architecture": self.config.to_dict(),
-            "params": _jsonable(self.params),
+            "params": jsonable(self.params),
             "setup": self.setup,
             "batches": self.batch_names,
             "train_seed": self._train_seed,
             "genome_fasta": str(self.genome.path.resolve()) if getattr(self.genome, "path", None) else None,
-            "history": _jsonable(self.history.to_dict(orient="records")),
+            "history": jsonable(self.history.to_dict(orient="records")),
         }
         with atomic_path(path / _WEIGHTS) as tmp:
             torch.save({key: value.detach().cpu().contiguous() for key, value in self.module.state_dict().items()},
@@ -730,15 +730,3 @@ def _as_codes(sequence, length: int) -> np.ndarray:
     if codes.shape[-1] != length:
         raise SeqatacInputError(f"sequences must be {length} bp long (the model's seq_len), got {codes.shape[-1]}.")
     return codes
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
