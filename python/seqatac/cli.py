@@ -252,7 +252,7 @@ def _load_epifoundation(args):
 
 def _inference_options(args) -> dict:
     return dict(max_len=args.max_len, max_tokens=args.max_tokens, device=args.device, precision=args.precision,
-                n_threads=args.threads)
+                n_threads=args.threads, verbose=not args.quiet)
 
 
 def _cmd_annotate(args) -> None:

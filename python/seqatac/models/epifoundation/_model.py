@@ -375,7 +375,8 @@ class EpiFoundation:
     @torch.inference_mode()
     def _infer(self, adata: AnnData | None, *, outputs: tuple[str, ...], genes: np.ndarray | None = None,
                max_len: int | None = None, max_tokens: int = 32_768, max_cells: int = 256, device: str = "auto",
-               precision: str = "auto", n_threads: int | None = None) -> tuple[dict[str, np.ndarray], PeakMapping]:
+               precision: str = "auto", n_threads: int | None = None,
+               verbose: bool = True) -> tuple[dict[str, np.ndarray], PeakMapping]:
         """One encoder pass over the cells of ``adata``, collecting ``embedding``, ``cell_type``
         probabilities and/or ``expression`` (for gene positions ``genes``); also returns the peak mapping."""
         if "cell_type" in outputs and self.module.cell_type_head is None:
@@ -395,9 +396,11 @@ class EpiFoundation:
         was_training = module.training
         module.eval()
         module.to(target)
+        from tqdm.auto import tqdm
+
         try:
             with T.num_threads(n_threads):
-                for cells in batches:
+                for cells in tqdm(batches, desc="EpiFoundation predict", unit="batch", disable=not verbose):
                     batch = to_tensors(data.peak_inputs(cells, rng), target)
                     with T.autocast(target, precision):
                         embedding = module.embed_cells(batch["tokens"], batch["chromosomes"], batch["cu_seqlens"])
@@ -437,7 +440,7 @@ class EpiFoundation:
             ``max_len`` (tokens per cell, [CLS] included; default the model's; without positional
             embeddings any length works, and a longer one lets cells keep more of their peaks),
             ``max_tokens`` (32,768 per batch, raised to ``max_len`` if needed), ``max_cells`` (256),
-            ``device``, ``precision``, ``n_threads``.
+            ``device``, ``precision``, ``n_threads``, ``verbose`` (progress bar).
 
         Returns
         -------
