@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ._errors import SeqatacInputError
 from ._utils import write_h5ad, write_json
+from .data._io import read_h5ad
 
 logger = logging.getLogger("seqatac")
 
@@ -30,6 +31,19 @@ def _parse_overrides(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             overrides[key] = value
     return overrides
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object of parameters from ``path`` (a clear error for a missing or malformed file)."""
+    try:
+        params = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise SeqatacInputError(f"cannot read the JSON config {str(path)!r} ({err}). Fix: pass a JSON file such as "
+                                '{"n_latent": 32, "epochs": 20}.') from None
+    if not isinstance(params, dict):
+        raise SeqatacInputError(f"the config {str(path)!r} holds a JSON {type(params).__name__}, not an object of "
+                                'parameters. Fix: write it as {"name": value, ...}.')
+    return params
 
 
 def _cmd_simulate(args) -> None:
@@ -49,11 +63,9 @@ def _cmd_simulate(args) -> None:
 
 
 def _cmd_evaluate(args) -> None:
-    import anndata as ad
-
     from .metrics import evaluate_embedding
 
-    adata = ad.read_h5ad(args.adata)
+    adata = read_h5ad(args.adata)
     result = evaluate_embedding(adata, embedding_key=args.embedding, label_key=args.label_key,
                                 batch_key=args.batch_key)
     write_json(result, args.out)
@@ -134,7 +146,7 @@ def _cmd_fit_cellspace(args) -> None:
             f"got {len(args.atac)} --atac but {len(args.genome)} --genome; pass one genome for all datasets or "
             "one per dataset, in the same order."
         )
-    params = json.loads(args.config.read_text()) if args.config else {}
+    params = _read_json(args.config) if args.config else {}
     params.update(_parse_overrides(args.set))
     adatas = [read_atac(path) for path in args.atac]
     for adata in adatas:
@@ -158,11 +170,9 @@ def _cmd_fit_cellspace(args) -> None:
 
 
 def _load_scbasset(args, *, with_data: bool):
-    import anndata as ad
-
     from .models import ScBasset
 
-    adata = ad.read_h5ad(args.adata) if with_data else None
+    adata = read_h5ad(args.adata) if with_data else None
     return ScBasset.load(args.model, adata=adata, genome=args.genome), adata
 
 
@@ -197,25 +207,21 @@ def _cmd_ism(args) -> None:
 
 
 def _cmd_denoise(args) -> None:
-    import anndata as ad
-
     from .tl import denoise
 
     model, _ = _load_scbasset(args, with_data=False)
-    adata = ad.read_h5ad(args.atac, backed="r")  # only obs/var are read: peaks may be any regions
+    adata = read_h5ad(args.atac, backed="r")  # only obs/var are read: peaks may be any regions
     denoise(adata, model, file=args.out, chunk_size=args.chunk_size, batch_size=args.batch_size,
             dtype=args.dtype, precision=args.precision, verbose=not args.quiet)
     print(f"wrote denoised accessibility ({adata.n_obs:,} cells × {adata.n_vars:,} peaks) to {args.out}")
 
 
 def _cmd_fit_epifoundation(args) -> None:
-    import anndata as ad
-
     from .data import read_atac
     from .models import EpiFoundation
 
     adata = read_atac(args.atac)
-    rna = ad.read_h5ad(args.rna) if args.rna else None
+    rna = read_h5ad(args.rna) if args.rna else None
     if args.model:
         model = EpiFoundation.load(args.model, adata=adata, rna=rna)
     else:
@@ -277,7 +283,7 @@ def _cmd_predict_expression(args) -> None:
 
     model, adata = _load_epifoundation(args)
     if args.rna:
-        rna = ad.read_h5ad(args.rna)
+        rna = read_h5ad(args.rna)
         model.write_to_adata(adata, rna=rna, **_inference_options(args))
     else:
         levels = model.predict_expression(adata, **_inference_options(args))

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys
-from .._errors import SeqatacInputError
+from .._errors import SeqatacInputError, SeqatacWarning
 from .._utils import atomic_path
 from ._sequence import N_CODE, encode_sequence
 
@@ -49,14 +50,31 @@ class Genome:
         self.path = Path(fasta_path)
         if not self.path.is_file():
             raise SeqatacInputError(f"FASTA file {str(self.path)!r} does not exist; pass the path of the genome FASTA.")
+        index = Path(f"{self.path}.fai")
+        had_index = index.is_file()
         try:
             self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=False)
-        except (OSError, pyfaidx.FastaIndexingError, pyfaidx.IndexNotFoundError) as err:
+        except pyfaidx.FastaIndexingError as err:
             raise SeqatacInputError(
-                f"cannot open or index the FASTA {str(self.path)!r} ({err}). pyfaidx writes the index "
-                f"{str(self.path)}.fai beside the FASTA: if that directory is read-only, create the index "
-                f"with `samtools faidx {self.path}` where you can write, or copy the FASTA to a writable directory."
-            ) from err
+                f"{str(self.path)!r} is not a valid FASTA ({err}). Fix: pass a plain or bgzip-compressed FASTA whose "
+                "records start with '>' and whose sequence lines have one width within each record (re-wrap "
+                "them, e.g. `seqkit seq -w 60`)."
+            ) from None
+        except ValueError as err:  # pyfaidx's duplicate-name check
+            raise SeqatacInputError(
+                f"the FASTA {str(self.path)!r} has two sequences with one name ({err}). Fix: rename or remove the "
+                "duplicated records so that every chromosome name is unique."
+            ) from None
+        except OSError as err:
+            where = (
+                f"there is no index {str(index)!r} and it cannot be written beside the FASTA (read-only "
+                "directory?)" if not had_index else f"its index {str(index)!r} cannot be read or rebuilt"
+            )
+            raise SeqatacInputError(
+                f"cannot open the FASTA {str(self.path)!r}: {where} ({err}). Fix: symlink the FASTA into a "
+                f"writable directory (`ln -s {self.path} <dir>/`) and pass the link, so the index is built "
+                f"there, or create the index once with `samtools faidx {self.path}` as a user who can write there."
+            ) from None
         self._sequences: dict[str, str] | None = None
         self._arrays: dict[str, np.ndarray] | None = None
         self._init_names({name: len(self._fasta[name]) for name in self._fasta.keys()})
@@ -79,6 +97,18 @@ class Genome:
         return genome
 
     def _init_names(self, sizes: dict[str, int]) -> None:
+        source = repr(str(self.path)) if self.path is not None else "in memory"
+        if not any(sizes.values()):
+            raise SeqatacInputError(
+                f"the genome {source} holds no sequence ({len(sizes)} records, 0 bases). Fix: pass the genome "
+                "FASTA, with records like '>chr1' followed by their bases."
+            )
+        empty = [name for name, size in sizes.items() if size == 0]
+        if empty:
+            warnings.warn(
+                f"{len(empty)} sequence(s) of the genome {source} are empty (e.g. {', '.join(map(repr, empty[:5]))}); "
+                "peaks on them read as N.", SeqatacWarning, stacklevel=3,
+            )
         self._sizes = sizes
         self._by_key: dict[str, str] = {}
         for name in sizes:

@@ -5,6 +5,7 @@ Everything here keeps matrices sparse; checks and counts are O(nnz).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import math
@@ -80,9 +81,7 @@ def read_atac(
         Unknown format, missing companion files, mismatched dimensions, a file without peaks, or
         anything :func:`validate_atac` rejects.
     """
-    path = Path(path)
-    if not path.exists():
-        raise SeqatacInputError(f"{path} does not exist. Fix: check the path to the count matrix.")
+    path = _existing(path)
     format = _detect_format(path) if format is None else format
     if format not in FORMATS:
         raise SeqatacInputError(f"Unknown format={format!r}. Fix: use one of {FORMATS} or None.")
@@ -92,7 +91,7 @@ def read_atac(
             f"{format!r}. Fix: drop them (the file carries its own peaks and barcodes)."
         )
     if format == "h5ad":
-        adata = ad.read_h5ad(path)
+        adata = read_h5ad(path)
         adata.X = _as_float32_csr(adata.X)
     elif format == "10x_h5":
         adata = _peaks_anndata(*_select_feature_type(*_read_10x_h5(path), _PEAKS, path))
@@ -123,7 +122,7 @@ def read_multiome(path: str | os.PathLike) -> tuple[ad.AnnData, ad.AnnData]:
         ``gene_ids``, ``gene_names``, ``genome`` and, when the file has them, ``interval`` with its
         parsed ``chrom``/``start``/``end`` (nullable where a gene has no interval).
     """
-    path = Path(path)
+    path = _existing(path)
     matrix, barcodes, features = _read_10x_h5(path)
     atac = _peaks_anndata(*_select_feature_type(matrix, barcodes, features, _PEAKS, path))
     _write_coordinates(atac, validate_atac(atac))
@@ -146,17 +145,44 @@ def read_multiome(path: str | os.PathLike) -> tuple[ad.AnnData, ad.AnnData]:
     return atac, rna
 
 
+def read_h5ad(path: str | os.PathLike, *, backed: str | None = None) -> ad.AnnData:
+    """``anndata.read_h5ad`` with a clear :class:`SeqatacInputError` for a missing or damaged file.
+
+    Parameters
+    ----------
+    path
+        An ``.h5ad`` file (any AnnData: no check of its contents).
+    backed
+        ``None`` (load into memory) or ``"r"`` (read-only, on disk).
+
+    Returns
+    -------
+    The AnnData as stored (n_obs, n_vars).
+    """
+    path = _existing(path)
+    with _unreadable_as_input_error(path):
+        return ad.read_h5ad(path, backed=backed)
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise SeqatacInputError(f"{path} does not exist. Fix: check the path to the input file.")
+    return path
+
+
 def _detect_format(path: Path) -> str:
     """Guess the format from the path (directory, suffix) and, failing that, the first bytes."""
     name = path.name.lower()
     if path.is_dir() or name.endswith((".mtx", ".mtx.gz")):
         return "mtx"
-    if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as handle:
-            return "h5ad" if "obs" in handle and "var" in handle else "10x_h5"
-    with _open_binary(path) as handle:
-        if handle.read(14) == b"%%MatrixMarket":
-            return "mtx"
+    with _unreadable_as_input_error(path):
+        if h5py.is_hdf5(path):
+            with h5py.File(path, "r") as handle:
+                return "h5ad" if "obs" in handle and "var" in handle else "10x_h5"
+        with _open_binary(path) as handle:
+            if handle.read(14) == b"%%MatrixMarket":
+                return "mtx"
     raise SeqatacInputError(
         f"Cannot tell the format of {path}: it is neither HDF5 (.h5ad, 10x .h5) nor MatrixMarket. "
         f"Fix: pass format= one of {FORMATS}, or convert the matrix to .h5ad."
@@ -170,8 +196,23 @@ def _open_binary(path: Path):
 
 
 def _text_lines(path: Path) -> list[str]:
-    with _open_binary(path) as handle:
+    with _unreadable_as_input_error(path), _open_binary(path) as handle:
         return handle.read().decode().splitlines()
+
+
+@contextlib.contextmanager
+def _unreadable_as_input_error(path: Path):
+    """Turn the errors of opening or parsing a damaged input file into a SeqatacInputError naming it."""
+    try:
+        yield
+    except (OSError, EOFError, UnicodeDecodeError, ValueError, KeyError) as err:
+        if isinstance(err, SeqatacInputError):
+            raise
+        raise SeqatacInputError(
+            f"cannot read {path}: {type(err).__name__}: {str(err)[:300].rstrip('.')}. The file is truncated, corrupt, "
+            f"compressed in an unknown way or not in the expected format. Fix: copy or export it again (and "
+            f"check it is the file you meant: .h5ad, 10x .h5, MatrixMarket .mtx[.gz], BED, barcodes .tsv)."
+        ) from err
 
 
 def _as_float32_csr(matrix) -> sp.csr_matrix:
@@ -188,7 +229,7 @@ def _as_float32_csr(matrix) -> sp.csr_matrix:
 
 def _read_10x_h5(path: Path) -> tuple[sp.csr_matrix, pd.Index, pd.DataFrame]:
     """Counts (cells × features, float32 CSR), barcodes, and features (indexed by id)."""
-    with h5py.File(path, "r") as handle:
+    with _unreadable_as_input_error(path), h5py.File(path, "r") as handle:
         group, genome = _matrix_group(handle, path)
         n_features, n_cells = (int(n) for n in group["shape"][:2])
         barcodes = pd.Index(_strings(group["barcodes"]), dtype=object)
@@ -314,7 +355,7 @@ def _read_mtx(path: Path, *, peaks, barcodes) -> ad.AnnData:
     cell_names = pd.Index(
         [line.split("\t")[0] for line in _text_lines(barcodes_path) if line.strip()], dtype=object
     )
-    with _open_binary(matrix_path) as handle:
+    with _unreadable_as_input_error(matrix_path), _open_binary(matrix_path) as handle:
         matrix = sp.coo_matrix(scipy.io.mmread(handle))
     n_rows, n_columns = matrix.shape
     n_peaks, n_cells = len(var), len(cell_names)
@@ -372,8 +413,9 @@ def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
     """Check a cells × peaks AnnData and return its peak regions; ``adata`` is not modified.
 
     Checks: a non-empty matrix with at least one non-zero count, parsable peak coordinates (see
-    :func:`parse_regions`), no negative, NaN or infinite values. Non-integer counts only warn.
-    Runs in O(nnz) over ``X.data`` for sparse ``X`` (dense ``X`` is scanned in row blocks).
+    :func:`parse_regions`), unique cell names, numeric values, none negative, NaN or infinite.
+    Non-integer counts only warn. Runs in O(nnz) over ``X.data`` for sparse ``X`` (dense ``X`` is
+    scanned in row blocks).
 
     Parameters
     ----------
@@ -387,7 +429,8 @@ def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
     Raises
     ------
     SeqatacInputError
-        Empty or all-zero matrix, backed AnnData, bad coordinates, negative/NaN/infinite counts.
+        Empty or all-zero matrix, backed AnnData, bad coordinates, duplicated cell names, non-numeric
+        values, negative/NaN/infinite counts.
 
     Warns
     -----
@@ -405,6 +448,19 @@ def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
             f"AnnData with cells and peaks, and raw counts in adata.X."
         )
     regions = parse_regions(adata.var)
+    duplicated = adata.obs_names[adata.obs_names.duplicated()]
+    if len(duplicated):
+        raise SeqatacInputError(
+            f"{len(duplicated)} cell names are duplicated (e.g. {_examples(duplicated.unique())}), so cells "
+            f"cannot be told apart. Fix: give each cell a unique barcode, e.g. adata.obs_names_make_unique(), or "
+            f"prefix barcodes with their sample when concatenating samples."
+        )
+    dtype = adata.X.dtype
+    if dtype.kind not in "biuf":
+        raise SeqatacInputError(
+            f"adata.X has dtype {dtype}, not numbers. Fix: store the counts as integers or floats, e.g. "
+            f"adata.X = adata.X.astype('float32') if they are numeric strings."
+        )
     counts = {"negative": 0, "NaN": 0, "infinite": 0, "non-integer": 0, "positive": 0}
     for values in _value_blocks(adata.X):
         counts["positive"] += int(np.count_nonzero(values > 0))

@@ -377,9 +377,10 @@ def read_jaspar(path) -> list[Motif]:
         if lengths[0] == 0:
             raise file.error("motif has no positions (zero length)", motif=motif_id, line=row_lines[0])
         counts = np.asarray([rows[k] for k in order], dtype=np.float64).T
-        if (counts < 0).any():
-            column = int(np.argwhere(counts < 0)[0, 1])
-            raise file.error("negative count", motif=motif_id, line=row_lines[order[column]])
+        bad = (counts < 0) | ~np.isfinite(counts)
+        if bad.any():
+            column = int(np.argwhere(bad)[0, 1])
+            raise file.error("negative or non-finite count", motif=motif_id, line=row_lines[order[column]])
         empty = np.flatnonzero(counts.sum(axis=1) <= 0)
         if empty.size:
             raise file.error(f"position {int(empty[0]) + 1} has no counts", motif=motif_id, line=row_lines[0])
@@ -450,7 +451,7 @@ def read_motifs(path, *, format: str | None = None) -> list[Motif]:
 def _sniff_format(file: _MotifFile) -> str:
     content = [line.strip() for line in file.lines if line.strip()]
     if not content:
-        raise file.error("the file is empty, no motifs found")
+        raise SeqatacInputError(f"motif file {str(file.path)!r} is empty; pass a MEME, JASPAR or HOMER motif file.")
     if any(line.startswith("MEME version") or line.startswith("MOTIF ") for line in content):
         return "meme"
     first = content[1] if content[0].startswith(">") and len(content) > 1 else content[0]

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 
 from .._errors import SeqatacInputError
+from .._settings import settings
 from .._utils import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,33 @@ def num_threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool | None = None):
+    """Deterministic kernels only within the block (``None``: ``seqatac.settings.deterministic``), then restore.
+
+    Turns on ``torch.use_deterministic_algorithms`` (a kernel without a deterministic version raises a
+    RuntimeError), sets cuDNN to deterministic without benchmarking and, when unset, sets
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` for the rest of the process (cuBLAS reads it when a handle is
+    made: set it in the shell, before any CUDA work, to be sure). On CPU, seqatac's kernels are
+    deterministic for a fixed thread count anyway; this matters on GPU. See docs/determinism.md.
+    """
+    if enabled is None:
+        enabled = settings.deterministic
+    if not enabled:
+        yield
+        return
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # kept afterwards: cuBLAS handles are cached
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[2], previous[3]
 
 
 def torch_generator(seed: int, device: torch.device) -> torch.Generator:
@@ -248,7 +276,9 @@ def load_checkpoint(path: str | os.PathLike, *, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise SeqatacInputError(f"no checkpoint at {str(path)!r}; train without resume=True first.")
-    state = torch.load(path, map_location=map_location, weights_only=True)
+    from ._persistence import read_weights
+
+    state = read_weights(path, map_location=map_location)  # refuses (never runs) pickled code, clear errors
     if state.get("format_version") != CHECKPOINT_FORMAT_VERSION:
         raise SeqatacInputError(
             f"checkpoint {str(path)!r} has format_version {state.get('format_version')!r}, this seqatac "

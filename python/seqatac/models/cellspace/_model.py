@@ -50,7 +50,9 @@ from ...data._io import validate_atac
 from ...data._motifs import Motif, jaspar, read_motifs
 from ...data._regions import parse_regions
 from ...data._sequence import N_CODE, encode_sequence
-from .._training import num_threads
+from .._persistence import build_config, load_module_state, read_array, read_config, read_table, read_weights
+from ..._settings import settings
+from .._training import deterministic_algorithms, num_threads
 from ._kmers import EventSequences, FeatureLayout, canonical_kmers, feature_layout, window_features
 from ._module import CellSpaceModule
 
@@ -430,7 +432,8 @@ class CellSpace:
             ``SeedSequence(random_state, spawn_key=(e,))``, so a resumed run repeats an uninterrupted one.
         n_threads
             Worker threads training Hogwild-style on parts of each epoch (each uses one torch thread);
-            default: all available cores. With one thread the run is sequential and deterministic.
+            default: all available cores (one when ``seqatac.settings.deterministic``). With one thread the
+            run is sequential and deterministic.
         chunk_size
             Examples scored against one snapshot of the tables and updated together.
         checkpoint_dir
@@ -460,7 +463,12 @@ class CellSpace:
                 raise SeqatacInputError("resume=True needs checkpoint_dir, the directory of the earlier run.")
             if (Path(checkpoint_dir) / _CONFIG_FILE).is_file():
                 self._load_state(Path(checkpoint_dir))
-        n_threads = _available_cores() if n_threads is None else int(n_threads)
+        if n_threads is None:  # Hogwild workers race on shared rows: one worker is the deterministic choice
+            n_threads = 1 if settings.deterministic else _available_cores()
+        n_threads = int(n_threads)
+        if settings.deterministic and n_threads > 1:
+            warnings.warn(f"n_threads={n_threads}: Hogwild workers make CellSpace training nondeterministic although "
+                          "seqatac.settings.deterministic is set; use n_threads=1.", SeqatacWarning, stacklevel=2)
         if n_threads < 1:
             raise SeqatacInputError(f"n_threads={n_threads!r} must be >= 1.")
         data, config = self._data, self.config
@@ -474,7 +482,8 @@ class CellSpace:
             memory["ngram_table"] / 1e6, memory["training_data"] / 1e6, n_threads,
         )  # fmt: skip
         progress = _progress(range(self.epochs_done, int(n_epochs)), verbose)
-        with num_threads(1):  # parallelism comes from the workers; no OpenMP barriers on a busy machine
+        # parallelism comes from the workers; no OpenMP barriers on a busy machine
+        with num_threads(1), deterministic_algorithms():
             for epoch in progress:
                 started = time.perf_counter()
                 loss_sum, n_active = self._run_epoch(
@@ -723,6 +732,9 @@ class CellSpace:
             raise SeqatacInputError(f"{str(target)!r} exists; pass overwrite=True or choose another directory.")
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes a 0700 directory; give the model the usual permissions
         try:
             meta = {
                 "format_version": FORMAT_VERSION,
@@ -758,10 +770,10 @@ class CellSpace:
                 f"the checkpoint in {str(dir_path)!r} was trained with other hyper-parameters; resume with the "
                 "same configuration or use a new checkpoint_dir."
             )
-        cells = pd.read_csv(dir_path / _CELLS_FILE, sep="\t", dtype={"cell": str}, keep_default_na=False)
+        cells = _read_cells(dir_path)
         if not np.array_equal(cells["cell"].to_numpy(), self.cell_names.astype(str).to_numpy()):
             raise SeqatacInputError(f"the checkpoint in {str(dir_path)!r} holds other cells; use a new checkpoint_dir.")
-        self.module.load_state_dict(torch.load(dir_path / _WEIGHTS_FILE, weights_only=True))
+        load_module_state(self.module, read_weights(dir_path / _WEIGHTS_FILE), dir_path)
         self.epochs_done = int(meta["epochs_done"])
         self.history = {key: list(values) for key, values in meta["history"].items()}
 
@@ -785,7 +797,7 @@ class CellSpace:
         """
         dir_path = Path(dir_path)
         meta = _read_meta(dir_path)
-        config = CellSpaceConfig(**meta["config"])
+        config = build_config(CellSpaceConfig, meta["config"], dir_path)
         if adata is not None:
             if genome is None:
                 raise SeqatacInputError("pass genome= together with adata= to load a model with its training data.")
@@ -796,13 +808,13 @@ class CellSpace:
         model.config = config
         model._data = None
         counts = dir_path / _COUNTS_FILE
-        model.kmer_counts = np.load(counts, allow_pickle=False) if counts.is_file() else None
-        cells = pd.read_csv(dir_path / _CELLS_FILE, sep="\t", dtype={"cell": str}, keep_default_na=False)
+        model.kmer_counts = read_array(counts) if counts.is_file() else None
+        cells = _read_cells(dir_path)
         model._init_cells(pd.Index(cells["cell"].to_numpy(dtype=object), name="cell"), cells["dataset"].to_numpy(np.int64))
         model.module = CellSpaceModule(config.layout.n_rows, len(cells), config.n_latent, init_sd=config.init_sd,
                                        max_norm=config.max_norm)
         model.random_state = int(meta["random_state"])
-        model.module.load_state_dict(torch.load(dir_path / _WEIGHTS_FILE, weights_only=True))
+        load_module_state(model.module, read_weights(dir_path / _WEIGHTS_FILE), dir_path)
         model.epochs_done = int(meta["epochs_done"])
         model.history = {key: list(values) for key, values in meta["history"].items()}
         return model
@@ -838,16 +850,13 @@ class _Quiet:
 
 
 def _read_meta(dir_path: Path) -> dict:
-    path = dir_path / _CONFIG_FILE
-    if not path.is_file():
-        raise SeqatacInputError(f"{str(dir_path)!r} has no {_CONFIG_FILE}; pass a directory written by CellSpace.save.")
-    meta = json.loads(path.read_text())
-    if meta.get("model") != "CellSpace" or meta.get("format_version", 0) > FORMAT_VERSION:
-        raise SeqatacInputError(
-            f"{str(dir_path)!r} holds a {meta.get('model')!r} model of format {meta.get('format_version')!r}; "
-            f"this seqatac reads CellSpace models up to format {FORMAT_VERSION} (upgrade seqatac for newer ones)."
-        )
-    return meta
+    return read_config(dir_path, model="CellSpace", title="CellSpace", format_version=FORMAT_VERSION,
+                       required=("config", "random_state", "epochs_done", "history"))
+
+
+def _read_cells(dir_path: Path) -> pd.DataFrame:
+    return read_table(dir_path, _CELLS_FILE, columns=("cell", "dataset"), sep="\t", dtype={"cell": str},
+                      keep_default_na=False)
 
 
 def _as_code_rows(sequences) -> list[np.ndarray]:

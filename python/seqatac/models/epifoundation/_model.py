@@ -26,6 +26,7 @@ from ..._errors import SeqatacInputError, SeqatacWarning
 from ..._utils import atomic_path, check_random_state, jsonable
 from ...data._io import check_paired_rna, validate_atac
 from .. import _training as T
+from .._persistence import build_config, check_size, load_module_state, read_config, read_table, read_weights
 from ._data import TokenData, bin_expression, token_batches
 from ._module import PRESETS, EpiFoundationConfig, build_module
 from ._tokenizer import CellTokens, GeneVocabulary, PeakMapping, PeakVocabulary
@@ -601,23 +602,22 @@ class EpiFoundation:
         :class:`EpiFoundation`.
         """
         path = Path(dir_path)
-        if not (path / _CONFIG).is_file():
-            raise SeqatacInputError(f"no saved EpiFoundation model in {str(path)!r} (config.json missing).")
-        config = json.loads((path / _CONFIG).read_text())
-        if config.get("format_version") != FORMAT_VERSION or config.get("model") != "epifoundation":
-            raise SeqatacInputError(
-                f"{str(path)!r} holds format_version {config.get('format_version')!r} of model "
-                f"{config.get('model')!r}; this seqatac reads EpiFoundation format {FORMAT_VERSION}."
-            )
-        architecture = EpiFoundationConfig.from_dict(config["architecture"])
-        module = build_module(architecture, seed=0)
-        state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
-        module.load_state_dict(state)
-        module.eval()
-        vocabulary = PeakVocabulary.from_frame(pd.read_csv(path / _PEAKS))
+        config = read_config(path, model="epifoundation", title="EpiFoundation", format_version=FORMAT_VERSION,
+                             required=("architecture", "params", "setup", "batches", "cell_types", "history",
+                                       "trained"))
+        architecture = build_config(EpiFoundationConfig, config["architecture"], path)
+        state = read_weights(path / _WEIGHTS)
+        vocabulary = PeakVocabulary.from_frame(read_table(path, _PEAKS, columns=("name", _keys.CHROM, _keys.START,
+                                                                                  _keys.END)))
+        check_size(len(vocabulary), architecture.n_peaks, path / _PEAKS, "peaks")
         genes = None
-        if (path / _GENES).is_file():
-            genes = GeneVocabulary.from_frame(pd.read_csv(path / _GENES, keep_default_na=False))
+        if architecture.n_genes:
+            genes = GeneVocabulary.from_frame(read_table(path, _GENES, columns=("gene", _keys.CHROM),
+                                                         keep_default_na=False))
+            check_size(len(genes), architecture.n_genes, path / _GENES, "genes")
+        module = build_module(architecture, seed=0)
+        load_module_state(module, state, path)
+        module.eval()
         if adata is not None and rna is not None:
             check_paired_rna(adata, rna)
         model = cls.__new__(cls)

@@ -32,6 +32,7 @@ from ...tl._ism import ism
 from ...tl._predict import predict
 from ...tl._tf_activity import motif_columns, shuffled_backgrounds, tf_activity
 from .._training import child_seed
+from .._persistence import build_config, check_size, load_module_state, read_config, read_table, read_weights
 from ._data import PeakTargets, peak_filter, split_peaks
 from ._module import NormalizedOutput, ScBassetConfig, ScBassetModule
 from ._train import TrainingOptions, Trainer
@@ -631,22 +632,17 @@ class ScBasset:
         :class:`ScBasset` on the CPU, in eval mode.
         """
         path = Path(dir_path)
-        if not (path / _CONFIG).is_file():
-            raise SeqatacInputError(f"{str(path)!r} holds no saved scBasset model ({_CONFIG} missing).")
-        config = json.loads((path / _CONFIG).read_text())
-        if config.get("format_version") != FORMAT_VERSION or config.get("model") != "scbasset":
-            raise SeqatacInputError(
-                f"{str(path)!r} is not a scBasset model of format_version {FORMAT_VERSION} "
-                f"(found model={config.get('model')!r}, format_version={config.get('format_version')!r})."
-            )
-        state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
-        cells = pd.read_csv(path / _CELLS, index_col=0, dtype=str, keep_default_na=False).index
-        peaks = pd.read_csv(path / _PEAKS, index_col=0, dtype={_keys.CHROM: str}, keep_default_na=False)
+        config = read_config(path, model="scbasset", title="scBasset", format_version=FORMAT_VERSION,
+                             required=("architecture", "params", "setup", "batches", "train_seed"))
+        architecture = build_config(ScBassetConfig, config["architecture"], path)
+        state = read_weights(path / _WEIGHTS)
+        cells = read_table(path, _CELLS, index_col=0, dtype=str, keep_default_na=False).index
+        peaks = read_table(path, _PEAKS, columns=(_keys.CHROM, _keys.START, _keys.END, "split"), index_col=0,
+                           dtype={_keys.CHROM: str}, keep_default_na=False)
         peaks.index = peaks.index.astype(str)
-        architecture = ScBassetConfig(**config["architecture"])
-        onehot = state.get("batch_onehot")
-        module = ScBassetModule(architecture, batch_onehot=onehot)
-        module.load_state_dict(state)
+        check_size(len(cells), architecture.n_cells, path / _CELLS, "cells")
+        module = ScBassetModule(architecture, batch_onehot=state.get("batch_onehot"))
+        load_module_state(module, state, path)
         module.eval()
         splits = {name: np.flatnonzero(peaks["split"].to_numpy() == name) for name in _SPLITS}
         regions = peaks[[_keys.CHROM, _keys.START, _keys.END]].astype({_keys.START: np.int64, _keys.END: np.int64})
