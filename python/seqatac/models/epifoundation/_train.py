@@ -154,7 +154,7 @@ class Trainer:
 
     def run(self) -> list[dict]:
         """Train; returns one record per epoch (loss, learning rate, throughput, accuracy when annotating)."""
-        with T.num_threads(self.options.n_threads):
+        with T.num_threads(self.options.n_threads), T.deterministic_algorithms():
             created = T.init_distributed(self.device)
             try:
                 return self._run()

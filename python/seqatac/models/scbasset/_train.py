@@ -163,7 +163,7 @@ class Trainer:
 
     def run(self, seed: int) -> list[dict]:
         options = self.options
-        with T.num_threads(options.n_threads):
+        with T.num_threads(options.n_threads), T.deterministic_algorithms():
             created = T.init_distributed(self.device)
             try:
                 return self._run(seed)
