@@ -13,3 +13,15 @@ setGeneric("runCellSpace", function(x, ...) standardGeneric("runCellSpace"))
 #' @rdname runEpiFoundation
 #' @export
 setGeneric("runEpiFoundation", function(x, ...) standardGeneric("runEpiFoundation"))
+
+#' @rdname denoiseAccessibility
+#' @export
+setGeneric("denoiseAccessibility", function(x, ...) standardGeneric("denoiseAccessibility"))
+
+#' @rdname annotateCellTypes
+#' @export
+setGeneric("annotateCellTypes", function(x, ...) standardGeneric("annotateCellTypes"))
+
+#' @rdname predictExpression
+#' @export
+setGeneric("predictExpression", function(x, ...) standardGeneric("predictExpression"))

@@ -43,9 +43,15 @@
     }
     if (!assay %in% SeuratObject::Assays(x)) {
         stop("The Seurat object has no assay '", assay, "' (it has: ",
-             paste(SeuratObject::Assays(x), collapse = ", "), ").", call. = FALSE)
+             paste(SeuratObject::Assays(x), collapse = ", "), "); pass the name of one of them.",
+             call. = FALSE)
     }
     assay
+}
+
+.check_input_class <- function(x, verb) {
+    if (!.is_seurat(x) && !methods::is(x, "SummarizedExperiment")) .unsupported(x, verb)
+    invisible(TRUE)
 }
 
 .unsupported <- function(x, verb) {
@@ -69,8 +75,8 @@
 }
 
 # Store a result list (embedding: cells x d or NULL, cell_data: named list of per-cell columns, tf or
-# NULL, metadata) in an SCE under `name`: reducedDim(x, name), colData columns, altExp(x, tf_name),
-# metadata(x)$seqATAC[[name]].
+# NULL, metadata or NULL) in an SCE under `name`: reducedDim(x, name), colData columns, altExp(x, tf_name),
+# metadata(x)$seqATAC[[name]] (left as it is when the result has no metadata).
 .store_sce <- function(x, result, name, tf_name) {
     cells <- colnames(x)
     if (!is.null(result$embedding)) {
@@ -84,9 +90,11 @@
     if (!is.null(result$tf)) {
         SingleCellExperiment::altExp(x, tf_name) <- .tf_experiment(result$tf, cells)
     }
-    meta <- S4Vectors::metadata(x)
-    meta$seqATAC[[name]] <- result$metadata
-    S4Vectors::metadata(x) <- meta
+    if (!is.null(result$metadata)) {
+        meta <- S4Vectors::metadata(x)
+        meta$seqATAC[[name]] <- result$metadata
+        S4Vectors::metadata(x) <- meta
+    }
     x
 }
 
@@ -111,7 +119,7 @@
             motif_id = tf$motif_id, motif_name = tf$motif_name, row.names = tf$labels))
         x[[tf_name]] <- tf_assay
     }
-    x@misc$seqATAC[[name]] <- result$metadata
+    if (!is.null(result$metadata)) x@misc$seqATAC[[name]] <- result$metadata
     x
 }
 

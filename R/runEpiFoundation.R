@@ -16,13 +16,18 @@
 #'   (`d_model`, `n_layers`, `n_heads`, `d_ff`, `dropout`, `max_len`, `max_genes`, ...).
 #' @param pretrain_epochs,annotate_epochs Epochs of peak-to-gene pre-training (needs `rna`) and of
 #'   cell-type fine-tuning (needs `labels`).
+#' @param expression_epochs Epochs of expression-level fine-tuning (needs `rna`; 0 skips it), which
+#'   [predictExpression()] needs. The stages run in the order pre-training, expression, annotation,
+#'   each fine-tuning all weights of the one model; for separately fine-tuned models call
+#'   `runEpiFoundation()` once per task with different `name` and `dir`.
 #' @param lr Adam learning rate of both stages.
 #' @param training Named list of further training options for both stages (`max_cells`,
 #'   `max_tokens`, `n_threads`, `precision`, ...).
 #'
 #' @return `x` with, for SingleCellExperiment, `reducedDim(x, name)` (cells x `d_model`), colData
-#'   `<name>_cell_type` and `<name>_confidence` (with `labels`) and `metadata(x)$seqATAC[[name]]`
-#'   (`model_dir`, `params`, `trained`); for Seurat, a `DimReduc` `x[[name]]` with key
+#'   `<name>_cell_type` (a factor whose levels are the trained cell types) and `<name>_confidence`
+#'   (with `labels`; see [annotateCellTypes()] to annotate other cells with the saved model) and `metadata(x)$seqATAC[[name]]`
+#'   (`model_dir`, `params`, `trained`: the stages run); for Seurat, a `DimReduc` `x[[name]]` with key
 #'   `epifoundation_`, the same meta.data columns and `x@misc$seqATAC[[name]]`.
 #' @examples
 #' \donttest{
@@ -38,8 +43,9 @@ NULL
 
 .epifoundation_method <- function(x, rna = NULL, labels = NULL, ..., assay = NULL,
                                   preset = c("small", "tiny", "reference"), pretrain_epochs = 10L,
-                                  annotate_epochs = 10L, lr = 1e-4, device = "auto", training = list(),
-                                  dir = NULL, seed = 0L, verbose = FALSE, name = "EpiFoundation") {
+                                  annotate_epochs = 10L, expression_epochs = 0L, lr = 1e-4,
+                                  device = "auto", training = list(), dir = NULL, seed = 0L, verbose = FALSE,
+                                  name = "EpiFoundation") {
     if (is.null(rna) && is.null(labels)) {
         stop("EpiFoundation needs paired RNA (rna = ) for pre-training and/or cell-type labels ",
              "(labels = ) for fine-tuning; pass at least one.", call. = FALSE)
@@ -49,6 +55,7 @@ NULL
         labels = labels, preset = match.arg(preset), options = .as_python_options(list(...)),
         pretrain_epochs = if (is.null(rna)) 0L else .check_count(pretrain_epochs, "pretrain_epochs"),
         annotate_epochs = if (is.null(labels)) 0L else .check_count(annotate_epochs, "annotate_epochs"),
+        expression_epochs = .check_stage_epochs(expression_epochs, "expression_epochs", rna),
         training = c(list(lr = lr, device = match.arg(device, c("auto", "cpu", "cuda")),
                           verbose = isTRUE(verbose)), .as_python_options(training)),
         dir = .model_dir(dir), seed = .check_seed(seed), name = name
@@ -106,18 +113,34 @@ setMethod("runEpiFoundation", "ANY", .epifoundation_method)
     if (args$pretrain_epochs > 0L) {
         do.call(model$pretrain, c(list(max_epochs = args$pretrain_epochs), args$training))
     }
+    if (args$expression_epochs > 0L) {
+        do.call(model$fit, c(list(mode = "expression", max_epochs = args$expression_epochs), args$training))
+    }
     result <- list(cell_data = list())
     if (args$annotate_epochs > 0L) {
         do.call(model$fit, c(list(mode = "annotate", max_epochs = args$annotate_epochs), args$training))
-        predicted <- model$predict_cell_type()
-        result$cell_data[[paste0(args$name, "_cell_type")]] <-
-            factor(.py_strings(reticulate::py_get_item(predicted, "cell_type")))
-        result$cell_data[[paste0(args$name, "_confidence")]] <-
-            as.vector(reticulate::py_to_r(reticulate::py_get_item(predicted, "confidence")$to_numpy()))
+        probabilities <- model$predict_cell_type_probabilities(device = args$training$device,
+                                                                verbose = args$training$verbose)
+        result$cell_data <- .cell_type_columns(reticulate::py_to_r(probabilities$to_numpy(dtype = "float64")),
+                                               .py_strings(probabilities$columns), args$name, all = FALSE)$cell_data
     }
-    result$embedding <- reticulate::py_to_r(model$get_latent_representation())
+    result$embedding <- reticulate::py_to_r(model$get_latent_representation(
+        device = args$training$device, verbose = args$training$verbose))
     model$save(args$dir)
     result$metadata <- list(model_dir = args$dir, params = reticulate::py_to_r(model$params),
                             trained = .py_strings(model$trained))
     result
+}
+
+# Epochs of an optional stage that needs paired RNA: 0 (skip) or a positive integer with `rna`.
+.check_stage_epochs <- function(epochs, what, rna) {
+    if (identical(as.numeric(epochs), 0)) {
+        return(0L)
+    }
+    epochs <- .check_count(epochs, what)
+    if (is.null(rna)) {
+        stop(what, " > 0 needs the paired RNA: pass rna = the altExp (or Seurat assay) of the RNA counts.",
+             call. = FALSE)
+    }
+    epochs
 }

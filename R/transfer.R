@@ -1,13 +1,26 @@
-# Moving count matrices between R and the Python engine without densifying them.
+# Moving matrices between R and the Python engine.
 #
 # R stores peaks x cells; the engine wants cells x peaks. The compressed-column arrays of a
 # peaks x cells dgCMatrix (i, p, x) are exactly the compressed-row arrays of the cells x peaks
 # matrix, so the transpose costs nothing: the three vectors go to Python as they are and become a
-# scipy CSR matrix there. Results come back the same way (CSR indices/indptr/data -> dgCMatrix).
+# scipy CSR matrix there. Sparse results come back the same way (CSR indices/indptr/data ->
+# dgCMatrix), built from index vectors because reticulate 1.28 cannot convert scipy >= 1.11 sparse
+# matrices itself.
 #
-# Size limits: a dgCMatrix holds at most 2^31 - 1 non-zeros (R integer indices), and one copy of the
-# non-zeros is made on each side (about 12 bytes per non-zero: int32 index + float64 value in R,
-# float32 in Python). Dense results (embeddings, TF activities) come back as ordinary R matrices.
+# What travels how (documented for users in ?seqATAC-package and the vignette):
+# * sparse, never densified: peak counts and paired RNA counts (R -> Python), simulated counts
+#   (Python -> R);
+# * dense, as NumPy arrays converted to R matrices (float32 becomes double, 8 bytes per value, and
+#   the transposed view of a C-ordered array arrives without reordering): embeddings (cells x d),
+#   TF activities (motifs x cells), cell-type probabilities (cells x types), predicted expression
+#   levels (genes x cells) and denoised accessibility of the chosen peaks (peaks x cells);
+# * plain vectors: peak coordinates, names, per-cell columns.
+#
+# Size limits: a dgCMatrix holds at most 2^31 - 1 non-zeros (R integer indices in @i and @p), so
+# counts with more non-zeros cannot be sent as one matrix (split the cells), and denoised values,
+# which are stored explicitly, are limited to 2^31 - 1 per call (denoiseAccessibility() checks this;
+# stream larger sets into an HDF5 file with file =). One copy of the non-zeros is made on each side
+# (about 12 bytes per non-zero: int32 index + float64 value in R, float32 in Python).
 
 # Any counts-like matrix (dgCMatrix, dense matrix, other Matrix classes, DelayedArray) as a dgCMatrix.
 .as_dgc <- function(m) {
@@ -53,6 +66,16 @@
         x = as.numeric(reticulate::py_to_r(csr$data)),
         dims = rev(shape), index1 = FALSE
     )
+}
+
+# Dense values of some rows (`values`: length(rows) x n, rows sorted) as a dgCMatrix of dimensions
+# `dims` whose other rows are empty. length(values) must stay below 2^31 (the caller checks).
+.rows_as_dgc <- function(values, rows, dims, dimnames) {
+    n_rows <- length(rows)
+    methods::new("dgCMatrix", i = rep(as.integer(rows) - 1L, ncol(values)),
+                 p = as.integer(seq(0, by = n_rows, length.out = ncol(values) + 1L)),
+                 x = as.vector(values), Dim = as.integer(dims),
+                 Dimnames = if (is.null(dimnames)) list(NULL, NULL) else unname(dimnames))
 }
 
 # Stop unless `m` looks like counts: non-negative and integer-valued on a sample of its non-zeros.

@@ -1,13 +1,7 @@
-SMALL_SCBASSET <- list(seq_len = 200, n_filters_init = 16, stem_kernel_size = 9, n_tower_layers = 2,
-                       filters_mult = 1.25, n_filters_pre_bottleneck = 16, bottleneck_size = 8)
-FAST_CELLSPACE <- list(bucket = 4096, examples_per_event = 4, n_latent = 10)
-
 test_that("runScBasset stores the saved model's embedding, intercept, TF activity and metadata", {
     skip_if_no_backend()
     dir <- file.path(tempdir(), "scbasset-model")
-    sce <- do.call(runScBasset, c(list(tiny_sce(), epochs = 1, batch_size = 64, device = "cpu",
-                                       motifs = "CEBPA", n_backgrounds = 8, dir = dir, seed = 2),
-                                  SMALL_SCBASSET))
+    sce <- tiny_scbasset()
     embedding <- SingleCellExperiment::reducedDim(sce, "scBasset")
     expect_identical(dim(embedding), c(300L, 8L))
     expect_identical(rownames(embedding), colnames(sce))
@@ -51,20 +45,17 @@ test_that("runCellSpace gives the same embedding for SingleCellExperiment and Se
     expect_true("CellSpaceTF" %in% SeuratObject::Assays(seurat))
 })
 
-test_that("runEpiFoundation pre-trains on the paired RNA, annotates and stores its results", {
+test_that("runEpiFoundation pre-trains on the paired RNA, fine-tunes, annotates and stores its results", {
     skip_if_no_backend()
     dir <- file.path(tempdir(), "epifoundation-model")
-    sce <- runEpiFoundation(tiny_sce(), rna = "RNA", labels = "cell_type", preset = "tiny", d_model = 32,
-                            n_heads = 2, d_ff = 64, n_layers = 1, max_len = 64, max_genes = 32,
-                            pretrain_epochs = 1, annotate_epochs = 2, lr = 3e-3, device = "cpu",
-                            training = list(max_cells = 16, max_tokens = 512), dir = dir, seed = 5)
+    sce <- tiny_epifoundation()
     expect_identical(dim(SingleCellExperiment::reducedDim(sce, "EpiFoundation")), c(300L, 32L))
     expect_s3_class(sce$EpiFoundation_cell_type, "factor")
     expect_true(all(levels(sce$EpiFoundation_cell_type) %in% unique(sce$cell_type)))
     expect_true(all(sce$EpiFoundation_confidence >= 1 / 4 - 1e-6 & sce$EpiFoundation_confidence <= 1))
     meta <- S4Vectors::metadata(sce)$seqATAC$EpiFoundation
     expect_identical(meta$model_dir, dir)
-    expect_true(all(c("pretrain", "annotate") %in% meta$trained))
+    expect_identical(meta$trained, c("pretrain", "expression", "annotate"))
     expect_identical(meta$params$random_state, 5L)
     expect_true(file.exists(file.path(dir, "config.json")))
 })
@@ -85,6 +76,8 @@ test_that("model wrappers validate arguments before Python starts", {
     expect_error(runEpiFoundation(sce), "needs paired RNA .* and/or cell-type labels")
     expect_error(runEpiFoundation(sce, rna = "RNA"), "x has no altExp 'RNA'")
     expect_error(runEpiFoundation(sce, labels = "cell_type"), "'cell_type' is not a cell annotation column")
+    expect_error(runEpiFoundation(sce, labels = "cell_type", expression_epochs = 2),
+                 "expression_epochs > 0 needs the paired RNA: pass rna = ")
     rownames(sce) <- c("peak1", "peak2")
     expect_error(runCellSpace(sce, genome = fasta), "peaks have no genomic coordinates")
 })
