@@ -319,6 +319,27 @@ def test_batch_embedding_feeds_the_gene_decoders_only():
     model.pretrain(max_epochs=1, **FIT)
 
 
+def test_inner_product_decoder_reads_each_gene_linearly_from_the_cell(tmp_path):
+    from seqatac.models.epifoundation._module import InnerProductDecoder
+
+    decoder = InnerProductDecoder(6, 4, 128, 2)
+    cell, genes = torch.randn(3, 6), torch.randn(3, 5, 4)
+    out = decoder(cell, genes)
+    assert out.shape == (3, 5, 2)
+    weights = decoder.W(torch.sigmoid(decoder.gene2query(genes))).reshape(3, 5, 2, 6)
+    torch.testing.assert_close(out[1, 2, 1], weights[1, 2, 1] @ cell[1])
+    torch.testing.assert_close(decoder(2 * cell, genes), 2 * out)  # linear in the cell embedding
+    atac, rna = planted_data(n_cells=48)
+    model = EpiFoundation(atac, rna, random_state=0, **{**TINY, "decoder": "inner_product"})
+    model.fit(mode="expression", max_epochs=1, **FIT)
+    model.save(tmp_path / "ip")
+    loaded = EpiFoundation.load(tmp_path / "ip")
+    assert isinstance(loaded.module.expression_decoder, InnerProductDecoder)
+    np.testing.assert_array_equal(loaded.predict_expression(atac), model.predict_expression(atac))
+    with pytest.raises(SeqatacInputError, match="decoder must be one of"):
+        EpiFoundation(atac, rna, **{**TINY, "decoder": "dot"})
+
+
 # ----------------------------------------------------------------------------------------- persistence, AnnData
 
 

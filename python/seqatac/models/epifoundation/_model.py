@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 _CONFIG, _WEIGHTS, _PEAKS, _GENES = "config.json", "model.pt", "peaks.csv", "genes.csv"
 _ARCHITECTURE = ("d_model", "n_layers", "n_heads", "d_ff", "dropout", "max_len", "max_genes", "query_dim",
-                 "n_expression_bins", "use_chromosomes")
+                 "decoder", "n_expression_bins", "use_chromosomes")
 _MODES = ("annotate", "expression")
 _GENE_DECODER_PAIRS = 2**18  # cells × genes per decoder call at prediction (bounds its memory)
 
@@ -64,7 +64,8 @@ class EpiFoundation:
         Seed of the weights, training samples and dropout, and of the peak samples at prediction.
     **architecture
         Override preset fields: ``d_model``, ``n_layers``, ``n_heads``, ``d_ff``, ``dropout``, ``max_len``,
-        ``max_genes``, ``query_dim``, ``n_expression_bins``, ``use_chromosomes``.
+        ``max_genes``, ``query_dim``, ``decoder`` (``"concat_query"``, the authors' configuration, or
+        ``"inner_product"``), ``n_expression_bins``, ``use_chromosomes``.
 
     Examples
     --------

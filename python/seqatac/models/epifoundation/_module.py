@@ -54,6 +54,12 @@ class EpiFoundationConfig:
         Genes sampled per cell in training (half expressed, half not).
     query_dim
         Width of the concat-query decoders (authors: 128).
+    decoder
+        Style of the two gene decoders, both in the authors' code: ``"concat_query"`` (their configuration:
+        gene query and cell embedding concatenated → MLP) or ``"inner_product"`` (their decoder's default:
+        gene query · cell embedding, one bilinear score per output). The concat-query MLP adds gene and cell
+        effects and learns their interaction slowly; the inner product makes every gene a linear read-out
+        of the cell embedding, which learns cell-specific expression in far fewer steps on small data.
     n_expression_bins
         Expression levels of the expression head (bin 0 = not expressed).
     use_chromosomes
@@ -72,6 +78,7 @@ class EpiFoundationConfig:
     max_len: int = 12_000
     max_genes: int = 8000
     query_dim: int = 128
+    decoder: str = "concat_query"
     n_expression_bins: int = 10
     use_chromosomes: bool = True
 
@@ -93,6 +100,8 @@ class EpiFoundationConfig:
             raise SeqatacInputError(f"max_len must be >= 2 ([CLS] plus one peak), got {self.max_len!r}.")
         if self.max_genes < 2:
             raise SeqatacInputError(f"max_genes must be >= 2, got {self.max_genes!r}.")
+        if self.decoder not in DECODERS:
+            raise SeqatacInputError(f"decoder must be one of {tuple(DECODERS)}, got {self.decoder!r}.")
         if self.n_expression_bins < 2:
             raise SeqatacInputError(f"n_expression_bins must be >= 2, got {self.n_expression_bins!r}.")
 
@@ -196,6 +205,25 @@ class ConcatQueryDecoder(nn.Module):
         return self.fc2(self.activation(self.fc1(torch.cat([cell, query], dim=-1))))
 
 
+class InnerProductDecoder(nn.Module):
+    """Authors' "inner product" decoder: per gene and output, W_o·sigmoid(Linear(gene)) · cell."""
+
+    def __init__(self, d_cell: int, d_gene: int, query_dim: int, n_outputs: int):
+        super().__init__()
+        self.n_outputs = n_outputs
+        self.gene2query = nn.Linear(d_gene, d_gene)
+        self.W = nn.Linear(d_gene, d_cell * n_outputs, bias=False)
+
+    def forward(self, cell: torch.Tensor, genes: torch.Tensor) -> torch.Tensor:
+        """``cell`` (n_cells, d_cell), ``genes`` (n_cells, n_genes, d_gene) → (n_cells, n_genes, n_outputs)."""
+        weights = self.W(torch.sigmoid(self.gene2query(genes)))
+        weights = weights.unflatten(-1, (self.n_outputs, cell.shape[-1]))
+        return torch.einsum("cgod,cd->cgo", weights, cell)
+
+
+DECODERS = {"concat_query": ConcatQueryDecoder, "inner_product": InnerProductDecoder}
+
+
 class CellTypeHead(nn.Module):
     """[Linear(d, d) → ReLU → LayerNorm] × 2 → Linear(d, n_cell_types) (authors' ``ClsDecoder``)."""
 
@@ -290,8 +318,9 @@ class EpiFoundationModule(nn.Module):
         d_cell = 2 * d if config.n_batches else d
         if config.n_genes:
             self.gene_embedding = TokenEmbedding(config.n_genes + 1, d)
-            self.alignment_decoder = ConcatQueryDecoder(d_cell, d, config.query_dim, 2)
-            self.expression_decoder = ConcatQueryDecoder(d_cell, d, config.query_dim, 1)
+            decoder = DECODERS[config.decoder]
+            self.alignment_decoder = decoder(d_cell, d, config.query_dim, 2)
+            self.expression_decoder = decoder(d_cell, d, config.query_dim, 1)
         self.cell_type_head = CellTypeHead(d, config.n_cell_types) if config.n_cell_types else None
 
     # ------------------------------------------------------------------------------------- init
