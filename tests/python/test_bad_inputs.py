@@ -41,25 +41,19 @@ from seqatac.models._training import load_checkpoint, save_checkpoint
 from seqatac.models.cellspace import CellSpace
 from seqatac.simulate import simulate_atac, write_simulation
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Observation names are not unique",  # anndata's own warning for the duplicated-cell cases
-    "ignore:Detected pickle protocol",  # torch's, when refusing a plain pickle
-)
+pytestmark = [
+    pytest.mark.filterwarnings(
+        "ignore:Observation names are not unique",  # anndata's own warning for the duplicated-cell cases
+        "ignore:Detected pickle protocol",  # torch's, when refusing a plain pickle
+    ),
+    pytest.mark.usefixtures("one_torch_thread"),
+]
 
 PEAKS = ["chr1:0-10", "chr1:20-30", "chr1:40-50"]
 COUNTS = np.array([[1, 0, 2], [0, 1, 1]], dtype=np.float32)
 BED = "chr1\t0\t10\nchr1\t20\t30\nchr1\t40\t50\n"
 MTX_HEADER = "%%MatrixMarket matrix coordinate real general\n"
 MEME = "MEME version 4\n\nALPHABET= ACGT\n\n"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: tiny models only lose from thread start-up on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 # ------------------------------------------------------------------------------------------ input builders

@@ -34,13 +34,7 @@ TINY = dict(preset="tiny", d_model=32, n_heads=2, d_ff=64, n_layers=1, max_len=6
 FIT = dict(max_cells=16, max_tokens=512, verbose=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: these tiny models only lose from thread start-up on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def regions_frame(rows):

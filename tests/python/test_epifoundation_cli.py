@@ -5,7 +5,6 @@ import json
 import anndata as ad
 import numpy as np
 import pytest
-import torch
 
 from seqatac.cli import main
 
@@ -15,12 +14,7 @@ ARCHITECTURE = ["--preset", "tiny", "--set", "max_len=64", "--set", "max_genes=3
 TRAINING = ["--epochs", "1", "--max-cells", "16", "--max-tokens", "512", "--threads", "1", "--lr", "3e-3"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_pretrain_fine_tune_annotate_and_predict_from_the_command_line(tmp_path):
