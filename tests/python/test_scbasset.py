@@ -261,3 +261,29 @@ def test_argument_errors():
         model.get_ism("ACGT")
     with pytest.raises(SeqatacInputError, match="exactly one"):
         model.get_ism()
+
+
+def test_max_steps_bounds_training_and_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch):
+    steps = {"n": 0}
+    original = _train.Trainer._tensors
+
+    def count(self, peaks, cells, **kwargs):
+        steps["n"] += bool(kwargs)  # training batches carry augmentation arguments
+        return original(self, peaks, cells, **kwargs)
+
+    monkeypatch.setattr(_train.Trainer, "_tensors", count)
+    cut, _ = _small_model()  # 180 training peaks / 32: 6 steps per epoch
+    cut.fit(max_epochs=5, max_steps=8, checkpoint_dir=tmp_path, **FIT)
+    assert steps["n"] == 8 and cut.is_trained
+    assert cut.history["epoch"].tolist() == [1]  # the cut-short second epoch is not recorded
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 1 and state["position"] == 2
+
+    cut.fit(max_epochs=5, max_steps=12, checkpoint_dir=tmp_path, resume=True, **FIT)
+    assert steps["n"] == 12  # 4 more: the second epoch is completed, not restarted
+    reference, _ = _small_model()
+    reference.fit(max_epochs=2, **FIT)
+    for key, value in reference.module.state_dict().items():
+        assert torch.equal(value, cut.module.state_dict()[key]), key
+    with pytest.raises(SeqatacInputError, match="max_steps"):
+        reference.fit(max_steps=0, **FIT)

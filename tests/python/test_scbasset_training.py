@@ -34,6 +34,24 @@ def test_binned_auroc_with_column_subsets_and_ties():
     assert metric.per_output()[0] == 1.0
 
 
+def test_binned_auroc_blocks_count_like_one_pass(monkeypatch):
+    rng = np.random.default_rng(1)
+    logits = torch.from_numpy(rng.normal(scale=4.0, size=(7, 6)).astype(np.float32))
+    targets = torch.from_numpy((rng.random((7, 6)) < 0.4).astype(np.float32))
+    columns = torch.tensor([5, 0, 2, 3, 7, 1])
+    whole = T.BinnedAUROC(8, n_bins=5)
+    whole.update(logits, targets, columns)
+    monkeypatch.setattr(T, "_AUROC_BLOCK", 12)  # two rows per block, the last block a single row
+    blocked = T.BinnedAUROC(8, n_bins=5)
+    blocked.update(logits, targets, columns)
+    assert torch.equal(whole.counts, blocked.counts)
+    assert int(whole.counts.sum()) == 42 and int(whole.counts[1].sum()) == int(targets.sum())
+    # hand count: the logit 1.0 of a positive in output 4 lands in bin floor((1 + 10) / 4) = 2
+    single = T.BinnedAUROC(6, n_bins=5)
+    single.update(torch.tensor([[1.0]]), torch.tensor([[1.0]]), torch.tensor([4]))
+    assert torch.nonzero(single.counts).tolist() == [[1, 4 * 5 + 2]]
+
+
 def test_early_stopping_keras_semantics():
     stopper = T.EarlyStopping(patience=2, min_delta=0.01)
     assert stopper.update(0.5, 0)

@@ -142,6 +142,9 @@ def child_seed(rng: np.random.Generator) -> int:
 # ----------------------------------------------------------------------------------------- metrics
 
 
+_AUROC_BLOCK = 1 << 24  # logits binned at a time by BinnedAUROC.update
+
+
 class BinnedAUROC:
     """Streaming auROC of every output column, from per-column histograms of the logits.
 
@@ -170,15 +173,23 @@ class BinnedAUROC:
 
     @torch.no_grad()
     def update(self, logits: torch.Tensor, targets: torch.Tensor, columns: torch.Tensor | None = None) -> None:
-        """Add rows: ``logits`` and 0/1 ``targets`` of shape ``(rows, m)``; ``columns`` (m,) their output ids."""
-        bins = ((logits.float().clamp(-self.limit, self.limit) + self.limit) * (self.n_bins / (2 * self.limit)))
-        bins = bins.long().clamp_(max=self.n_bins - 1)
+        """Add rows: ``logits`` and 0/1 ``targets`` of shape ``(rows, m)``; ``columns`` (m,) their output ids.
+
+        Runs over blocks of about ``2**24`` entries: the temporary memory does not grow with the batch or
+        the number of outputs (every entry is counted as negative, then positives move to the other row).
+        """
         column = (columns if columns is not None else torch.arange(logits.shape[1], device=logits.device))
-        flat = (column.to(logits.device) * self.n_bins).unsqueeze(0) + bins
-        positive = targets.bool()
-        size = self.counts.shape[1]
-        self.counts[1] += torch.bincount(flat[positive], minlength=size).to(torch.int32)
-        self.counts[0] += torch.bincount(flat[~positive], minlength=size).to(torch.int32)
+        offset = (column.to(logits.device) * self.n_bins).unsqueeze(0)
+        one = torch.ones((), dtype=self.counts.dtype, device=self.counts.device)
+        step = max(1, _AUROC_BLOCK // max(1, logits.shape[1]))
+        for start in range(0, logits.shape[0], step):
+            part = logits[start:start + step].float().clamp(-self.limit, self.limit)
+            flat = part.add_(self.limit).mul_(self.n_bins / (2 * self.limit)).long().clamp_(max=self.n_bins - 1)
+            flat = flat.add_(offset).reshape(-1)
+            positive = flat[targets[start:start + step].reshape(-1).bool()]
+            self.counts[0].index_add_(0, flat, one.expand(len(flat)))
+            self.counts[0].index_add_(0, positive, one.neg().expand(len(positive)))
+            self.counts[1].index_add_(0, positive, one.expand(len(positive)))
 
     def per_output(self) -> np.ndarray:
         """auROC of each output, ``(n_outputs,)``; NaN where no positive or no negative was seen."""

@@ -41,7 +41,6 @@ import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
-from scipy import sparse
 
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
@@ -53,6 +52,7 @@ from ...data._sequence import N_CODE, encode_sequence
 from .._persistence import build_config, load_module_state, read_array, read_config, read_table, read_weights
 from ..._settings import settings
 from .._training import deterministic_algorithms, num_threads
+from ..scbasset._data import PeakTargets
 from ._kmers import EventSequences, FeatureLayout, canonical_kmers, feature_layout, window_features
 from ._module import CellSpaceModule
 
@@ -163,14 +163,6 @@ class _TrainingData:
         return self.event_cells[first + (rng.random(len(events)) * count).astype(np.int64)]
 
 
-def _binary_events(matrix) -> sparse.csc_matrix:
-    """Cells × events pattern of the non-zero entries as CSC (sorted cell indices per event)."""
-    csc = sparse.csc_matrix(matrix, copy=True)
-    csc.eliminate_zeros()
-    csc.sort_indices()
-    return csc
-
-
 def _event_sequences(genome: Genome, regions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Flat ``int8`` codes of all regions (exact ``[start, end)``, N past chromosome ends) and their lengths."""
     lengths = (regions[_keys.END] - regions[_keys.START]).to_numpy(np.int64)
@@ -197,17 +189,20 @@ def _build_training_data(adatas: list[AnnData], genomes: list[Genome], config: C
         layer = _setup_layer(adata)
         matrix = adata.X if layer is None else adata.layers[layer]
         regions = parse_regions(adata.var)  # (the counts were validated by setup_anndata)
-        events = _binary_events(matrix)
+        # open cells of each event (sorted), transposed in bounded memory: no CSC copy of the counts
+        events = PeakTargets.from_matrix(matrix)
         flat, length = _event_sequences(genome, regions)
         flats.append(flat)
         lengths.append(length)
-        indptrs.append(events.indptr[1:].astype(np.int64) + indptrs[-1][-1])
-        cells.append(events.indices.astype(np.int32) + cell_offset)
+        indptrs.append(events.indptr[1:] + indptrs[-1][-1])
+        cells.append(events.indices + cell_offset if cell_offset else events.indices)
+        del events
         datasets.append(np.full(adata.n_vars, index, dtype=np.int16))
         cell_offset += adata.n_obs
     sequences = EventSequences.from_flat(np.concatenate(flats), np.concatenate(lengths))
     indptr = np.concatenate(indptrs)
-    event_cells = np.concatenate(cells)
+    event_cells = cells[0] if len(cells) == 1 else np.concatenate(cells)
+    del cells
     event_dataset = np.concatenate(datasets)
     has_cells = np.diff(indptr) > 0
     has_kmer = sequences.lengths >= config.k

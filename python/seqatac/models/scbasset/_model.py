@@ -247,6 +247,7 @@ class ScBasset:
         self,
         *,
         max_epochs: int = 1000,
+        max_steps: int | None = None,
         batch_size: int = 128,
         cell_batch_size: int | None = None,
         lr: float = 0.01,
@@ -278,6 +279,11 @@ class ScBasset:
         ----------
         max_epochs
             Upper bound on epochs (the authors: 1,000).
+        max_steps
+            Also stop after this many optimizer steps, counted from the start of training like
+            ``max_epochs`` (None: no bound). An epoch cut short is neither validated nor recorded in
+            ``history`` (it is checkpointed, so a resume with a larger bound continues it); the weights are
+            those of the last step unless ``restore_best`` finds a better completed epoch.
         batch_size
             Peaks per step (global, over all DDP ranks).
         cell_batch_size
@@ -310,7 +316,8 @@ class ScBasset:
         None. Sets ``history`` (one row per epoch: train/val loss and auROC, seconds) and ``is_trained``.
         """
         options = TrainingOptions(
-            max_epochs=max_epochs, batch_size=batch_size, cell_batch_size=cell_batch_size, lr=lr,
+            max_epochs=max_epochs, max_steps=max_steps, batch_size=batch_size, cell_batch_size=cell_batch_size,
+            lr=lr,
             early_stopping=early_stopping, patience=patience, min_delta=min_delta, restore_best=restore_best,
             reverse_complement=reverse_complement, shift_max=shift_max,
             checkpoint_dir=str(checkpoint_dir) if checkpoint_dir is not None else None,

@@ -26,6 +26,7 @@ class TrainingOptions:
     """Arguments of :meth:`ScBasset.fit` (documented there)."""
 
     max_epochs: int = 1000
+    max_steps: int | None = None
     batch_size: int = 128
     cell_batch_size: int | None = None
     lr: float = 0.01
@@ -49,7 +50,7 @@ class TrainingOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise SeqatacInputError(f"{name} must be a positive integer, got {value!r}.")
-        for name in ("cell_batch_size", "checkpoint_steps"):
+        for name in ("max_steps", "cell_batch_size", "checkpoint_steps"):
             value = getattr(self, name)
             if value is not None and (int(value) != value or value < 1):
                 raise SeqatacInputError(f"{name} must be a positive integer or None, got {value!r}.")
@@ -180,6 +181,7 @@ class Trainer:
             fused=self.device.type in ("cpu", "cuda"),
         )
         self._fresh_state(seed, rank)
+        self.steps_per_epoch = len(epoch_batches(len(self.train_peaks), options.batch_size, min_last=2 * world))
         path = Path(options.checkpoint_dir) / CHECKPOINT_NAME if options.checkpoint_dir else None
         if options.resume and path.is_file():
             self._restore(path, rank)
@@ -195,9 +197,12 @@ class Trainer:
         epochs_bar = tqdm(total=options.max_epochs, initial=min(self.epoch, options.max_epochs), unit="epoch",
                           desc="scBasset", disable=not show)
         try:
-            while self.epoch < options.max_epochs and not self.finished:
+            while self.epoch < options.max_epochs and not self.finished and self._steps_left():
                 started = time.perf_counter()
                 self._train_epoch(net, rank, world, show)
+                if self.position < self.steps_per_epoch:  # cut short by max_steps: no validation, no record
+                    self._save()
+                    break
                 record = self._end_epoch(rank, world, time.perf_counter() - started)
                 epochs_bar.update(1)
                 epochs_bar.set_postfix(loss=f"{record['train_loss']:.4f}", auroc=f"{record['train_auroc']:.4f}",
@@ -220,7 +225,7 @@ class Trainer:
                      desc=f"epoch {self.epoch + 1}", disable=not show)
         module.train()
         l2 = dict(l2_cell=self.model.params["l2_cell"], l2_batch=self.model.params["l2_batch"])
-        while self.position < len(slices):
+        while self.position < len(slices) and self._steps_left():
             batch = self.permutation[slices[self.position]]
             reverse = bool(self.rng.random() < 0.5) if options.reverse_complement else False
             shift = int(self.rng.integers(-options.shift_max, options.shift_max + 1)) if options.shift_max else 0
@@ -247,6 +252,11 @@ class Trainer:
                     and self.position < len(slices):
                 self._save()
         steps.close()
+
+    def _steps_left(self) -> bool:
+        """Whether ``max_steps`` (counted from the start of training, over all epochs) allows another step."""
+        done = self.epoch * self.steps_per_epoch + self.position
+        return self.options.max_steps is None or done < self.options.max_steps
 
     def _tensors(self, peaks, cells, *, reverse=False, shift=0):
         codes = augment_codes(np.asarray(self.codes[peaks]), reverse=reverse, shift=shift)
