@@ -123,8 +123,8 @@ def _cmd_fit_scbasset(args) -> None:
                      standard_chromosomes=args.standard_chromosomes, l2_cell=args.l2_cell, l2_batch=args.l2_batch,
                      sequence_cache=args.sequence_cache, random_state=args.seed,
                      **{"bottleneck_size": args.bottleneck, **_parse_overrides(args.set)})
-    model.fit(max_epochs=args.epochs, batch_size=args.batch_size, cell_batch_size=args.cell_batch_size,
-              patience=args.patience, device=args.device, precision=args.precision, n_threads=args.threads,
+    model.fit(max_epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+              cell_batch_size=args.cell_batch_size, patience=args.patience, device=args.device, precision=args.precision, n_threads=args.threads,
               checkpoint_dir=args.out / "checkpoints", resume=args.resume, verbose=not args.quiet)
     if not _is_main_process():
         return
@@ -369,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     scbasset.add_argument("--batch-key", default=None, help="obs column of batches: trains scBasset-BC")
     scbasset.add_argument("--layer", default=None, help="layer holding the counts (default X)")
     scbasset.add_argument("--epochs", type=int, default=1000, help="maximum epochs (early stopping on)")
+    scbasset.add_argument("--max-steps", type=int, default=None,
+                          help="stop after this many optimizer steps (a resume with more completes the epoch)")
     scbasset.add_argument("--patience", type=int, default=50)
     scbasset.add_argument("--batch-size", type=int, default=128, help="peaks per step")
     scbasset.add_argument("--cell-batch-size", type=int, default=None, help="also subsample cells per step")

@@ -30,6 +30,11 @@ def test_fit_then_analyses_from_the_command_line(tmp_path):
     assert "scbasset_intercept" in fitted.obs
     assert (out / "model" / "config.json").is_file() and (out / "checkpoints" / "checkpoint.pt").is_file()
     assert set(json.loads((out / "metrics.json").read_text())["test"]) >= {"auroc_per_cell", "auroc_per_peak"}
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 2
+    bounded = tmp_path / "bounded"  # one step per epoch here (batch 128 > the training peaks): --max-steps 1 = 1 epoch
+    assert main(["-q", "fit", "scbasset", "--atac", str(tmp_path / "atac.h5ad"), "--genome", str(fasta),
+                 "--out", str(bounded), "--epochs", "2", "--max-steps", "1", *ARCH, *RUN]) == 0
+    assert json.loads((bounded / "metrics.json").read_text())["epochs"] == 1
 
     assert main(["-q", "tf-activity", "--model", str(out / "model"), "--adata", str(out / "adata.h5ad"),
                  "--motifs", str(MOTIFS), "--n-backgrounds", "8", "--out", str(tmp_path / "tf.h5ad")]) == 0
