@@ -23,6 +23,7 @@ import torch.distributed as dist
 from .._errors import SeqatacInputError
 from .._settings import settings
 from .._utils import atomic_path
+from ._persistence import read_weights
 
 logger = logging.getLogger(__name__)
 
@@ -282,18 +283,26 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
         torch.save({"format_version": CHECKPOINT_FORMAT_VERSION, **state}, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike, *, map_location="cpu") -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: no code is unpickled)."""
+def load_checkpoint(path: str | os.PathLike, *, fingerprint: str | None = None,
+                    covers: str = "model, data or training options", map_location="cpu") -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: no code is unpickled).
+
+    ``fingerprint`` is the resuming run's (None: no check, e.g. to inspect a file); a checkpoint saved with
+    another one is refused, the error naming what the fingerprint ``covers``.
+    """
     path = Path(path)
     if not path.is_file():
         raise SeqatacInputError(f"no checkpoint at {str(path)!r}; train without resume=True first.")
-    from ._persistence import read_weights
-
     state = read_weights(path, map_location=map_location)  # refuses (never runs) pickled code, clear errors
     if state.get("format_version") != CHECKPOINT_FORMAT_VERSION:
         raise SeqatacInputError(
             f"checkpoint {str(path)!r} has format_version {state.get('format_version')!r}, this seqatac "
             f"reads {CHECKPOINT_FORMAT_VERSION}; start a new run (resume=False) or use the seqatac that wrote it."
+        )
+    if fingerprint is not None and state.get("fingerprint") != fingerprint:
+        raise SeqatacInputError(
+            f"the checkpoint {str(path)!r} belongs to a different {covers} "
+            f"({state.get('fingerprint')} vs {fingerprint}); use a new checkpoint_dir or resume=False."
         )
     return state
 

@@ -297,12 +297,7 @@ class Trainer:
         T.barrier()
 
     def _restore(self, path: Path, optimizer) -> dict:
-        saved = T.load_checkpoint(path)
-        if saved["fingerprint"] != self._fingerprint():
-            raise SeqatacInputError(
-                f"the checkpoint {str(path)!r} belongs to a different model, task, data or training options "
-                f"({saved['fingerprint']} vs {self._fingerprint()}); use a new checkpoint_dir or resume=False."
-            )
+        saved = T.load_checkpoint(path, fingerprint=self._fingerprint(), covers="model, task, data or training options")
         self.module.load_state_dict(saved["model"])
         self.module.to(self.device)
         optimizer.load_state_dict(saved["optimizer"])

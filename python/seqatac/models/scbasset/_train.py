@@ -138,12 +138,7 @@ class Trainer:
         T.barrier()
 
     def _restore(self, path: Path, rank: int) -> None:
-        state = T.load_checkpoint(path)
-        if state["fingerprint"] != self._fingerprint():
-            raise SeqatacInputError(
-                f"the checkpoint {str(path)!r} belongs to a different model, data or batch size "
-                f"({state['fingerprint']} vs {self._fingerprint()}); use a new checkpoint_dir or resume=False."
-            )
+        state = T.load_checkpoint(path, fingerprint=self._fingerprint(), covers="model, data or batch size")
         self.module.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
