@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -31,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import RESULTS, load_average, machine, memory_gb, write_result
 
-RESULTS = Path(__file__).parent / "results"
 REFERENCE_PEAKS = 100_000
 # the CPU configuration of the quality benchmark (the "small" preset, narrowed to fit 2 shared cores)
 # inner-product gene decoders: the concat-query MLP learned no cell-specific expression here (see REPORT.md);
@@ -43,31 +41,6 @@ TRAINING = dict(lr=3e-3, max_tokens=16_384, max_cells=32, n_threads=2)
 # prediction reads up to 2,048 open peaks per cell (the medium data: median 1,238, at most 4,358; more only
 # costs time, there is no positional embedding to outgrow)
 INFERENCE = dict(max_len=2048, n_threads=2)
-
-
-def _load() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def _write(name: str, payload: dict) -> None:
-    from seqatac._utils import atomic_path
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with atomic_path(RESULTS / name) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"wrote {RESULTS / name}")
-
-
-def _machine() -> dict:
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__}
-
-
-def _vm(field: str) -> float:
-    """A /proc/self/status memory field in GB (VmRSS: current, VmHWM: peak)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 2**20
-    return float("nan")
 
 
 # ------------------------------------------------------------------------------------------- memory
@@ -86,13 +59,13 @@ def _forward(length: int, threads: int) -> None:
     tokens = torch.from_numpy(np.r_[CLS, peaks])
     chromosomes = torch.from_numpy(rng.integers(3, 27, size=length))
     cu_seqlens = torch.tensor([0, length])
-    ready = _vm("VmHWM")
+    ready = memory_gb("VmHWM")
     started = time.perf_counter()
     with torch.inference_mode():
         embedding = module.embed_cells(tokens, chromosomes, cu_seqlens)
     seconds = time.perf_counter() - started
     print(json.dumps({
-        "length": length, "seconds": seconds, "peak_rss_gb": _vm("VmHWM"), "rss_before_forward_gb": ready,
+        "length": length, "seconds": seconds, "peak_rss_gb": memory_gb("VmHWM"), "rss_before_forward_gb": ready,
         "embedding_finite": bool(torch.isfinite(embedding).all()),
         "naive_attention_matrix_gb_per_layer": length**2 * config.n_heads * 4 / 2**30,
     }))
@@ -103,10 +76,10 @@ def memory(lengths: list[int], threads: int) -> dict:
 
     records = []
     for length in lengths:
-        load = _load()
+        load = load_average()
         run = subprocess.run([sys.executable, __file__, "_forward", "--length", str(length), "--threads",
                               str(threads)], capture_output=True, text=True, check=True)
-        record = json.loads(run.stdout.strip().splitlines()[-1]) | {"load_before": load, "load_after": _load()}
+        record = json.loads(run.stdout.strip().splitlines()[-1]) | {"load_before": load, "load_after": load_average()}
         records.append(record)
         print(f"L={length:>6}: peak RSS {record['peak_rss_gb']:.2f} GB, {record['seconds']:.1f} s (load {load})")
     config = EpiFoundationConfig(n_peaks=REFERENCE_PEAKS, **PRESETS["reference"])
@@ -114,14 +87,14 @@ def memory(lengths: list[int], threads: int) -> dict:
         "what": "one cell's forward pass (inference mode, fp32) through the reference encoder on the CPU, "
                 "each length in a fresh process; peak RSS is VmHWM of the whole process",
         "config": config.to_dict(), "block_parameters": encoder_block_parameters(config),
-        "machine": _machine() | {"threads": threads}, "records": records,
+        "machine": machine(threads=threads), "records": records,
         "limit_gb": 4.0, "within_limit_at_12000": next((r["peak_rss_gb"] <= 4.0 for r in records
                                                          if r["length"] == 12_000), None),
         "under_load": any(r["load_before"] > 1.5 for r in records),
         "note": "naive attention would build an L x L matrix per head: 4.3 GiB per layer at 12,000 tokens "
                 "(9.8 GB measured here for a naive full-size forward, specs/epifoundation.md)",
     }
-    _write("epifoundation_memory.json", payload)
+    write_result("epifoundation_memory.json", payload)
     _plot_memory(records)
     return payload
 
@@ -186,7 +159,7 @@ def quality(epochs: dict, seed: int, workdir: Path, preset: str = "medium",
     from seqatac.models.epifoundation import bin_expression
     from seqatac.simulate import simulate_atac
 
-    timings, loads = {}, {"start": _load()}
+    timings, loads = {}, {"start": load_average()}
     started = time.perf_counter()
     simulation = simulate_atac(preset, random_state=seed, rna=True)
     atac, rna = simulation.atac, simulation.rna
@@ -268,7 +241,7 @@ def quality(epochs: dict, seed: int, workdir: Path, preset: str = "medium",
                        "EpiFoundation annotation-fine-tuned": annotated_embedding},
                       labels, atac.obs["batch"].astype(str).to_numpy(), random_state=seed, verbose=False)
     timings["embedding_metrics_s"] = time.perf_counter() - started
-    loads["end"] = _load()
+    loads["end"] = load_average()
 
     n_test = int(test.sum())
     histories = {"pretrain": pretrain, "annotate": annotate,
@@ -300,9 +273,9 @@ def quality(epochs: dict, seed: int, workdir: Path, preset: str = "medium",
         },
         "history": {name: h.to_dict(orient="list") for name, h in histories.items()},
         "timings_s": timings, "load": loads, "under_load": max(loads.values()) > 1.5,
-        "machine": _machine(),
+        "machine": machine(),
     }
-    _write("epifoundation.json" if preset == "medium" else f"epifoundation_{preset}.json", result)
+    write_result("epifoundation.json" if preset == "medium" else f"epifoundation_{preset}.json", result)
     _plot_quality(result, activity_pearson, expression_pearson)
     return result
 
@@ -395,7 +368,7 @@ def decoders(epochs: int, seed: int, preset: str = "small", lr: float = 3e-3) ->
             pearson.append(_expression_summary(truth, predicted)[0]["pearson_mean"])
             print(f"{style}: epoch {len(pearson)}, per-gene Pearson {pearson[-1]:.3f}", flush=True)
         result["styles"][style] = {"pearson_by_epoch": pearson, "seconds": time.perf_counter() - started}
-    _write("epifoundation_decoders.json", result)
+    write_result("epifoundation_decoders.json", result)
     return result
 
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -34,8 +32,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import RESULTS, load_average, machine, memory_gb
 
-RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "scale.json"
 LIMIT_GB = 24.0  # the acceptance bound
 STAGES = ("generate", "scbasset", "cellspace", "denoise", "tf-activity")
@@ -44,37 +42,12 @@ STAGES = ("generate", "scbasset", "cellspace", "denoise", "tf-activity")
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def _vm(field: str, pid: int | str = "self") -> float:
-    """A /proc/<pid>/status memory field in GB (VmRSS: current, VmHWM: peak); NaN once the process is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 2**20
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return float("nan")
-
-
-def _load() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def _machine() -> dict:
-    import torch
-
-    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                     if line.startswith("MemTotal:"))
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "memory_gb": round(memory_kb / 2**20, 1), "python": platform.python_version(),
-            "torch": torch.__version__}
-
-
 def _merge(stage: str, record: dict, out: Path) -> None:
     from seqatac._utils import atomic_path
 
     payload = json.loads(out.read_text()) if out.exists() else {}
     payload.setdefault("limit_gb", LIMIT_GB)
-    payload["machine"] = _machine()
+    payload["machine"] = machine()
     payload.setdefault("stages", {})[stage] = record
     payload["all_under_limit"] = all(
         r.get("ok", False) and r["peak_rss_gb"] < LIMIT_GB for r in payload["stages"].values()
@@ -88,12 +61,12 @@ def _merge(stage: str, record: dict, out: Path) -> None:
 def _watched(stage: str, args: argparse.Namespace) -> dict:
     """Run ``stage`` in a fresh ``nice -n 19`` subprocess; poll its RSS, kill it above ``args.kill_gb``."""
     command = ["nice", "-n", "19", sys.executable, __file__, "_stage", stage, *_forwarded(args)]
-    load_before = _load()
+    load_before = load_average()
     with tempfile.TemporaryFile("w+") as stdout:
         child = subprocess.Popen(command, stdout=stdout, text=True)
         polled_gb, killed = 0.0, False
         while child.poll() is None:
-            rss = _vm("VmRSS", child.pid)
+            rss = memory_gb("VmRSS", child.pid)
             polled_gb = max(polled_gb, rss if rss == rss else 0.0)
             if rss > args.kill_gb:
                 child.kill()
@@ -102,7 +75,7 @@ def _watched(stage: str, args: argparse.Namespace) -> dict:
         stdout.seek(0)
         lines = stdout.read().strip().splitlines()
     record = {"command": " ".join(["python", "benchmarks/scale.py", stage, *_forwarded(args)]),
-              "load_before": load_before, "load_after": _load(), "polled_max_rss_gb": round(polled_gb, 2)}
+              "load_before": load_before, "load_after": load_average(), "polled_max_rss_gb": round(polled_gb, 2)}
     if child.returncode == 0 and lines:
         record |= json.loads(lines[-1]) | {"ok": True}
     else:
@@ -124,7 +97,7 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
 
 def _result(started: float, **fields) -> dict:
     """A stage's record: its fields, wall time and the process's own peak RSS (VmHWM)."""
-    return {**fields, "seconds": round(time.perf_counter() - started, 1), "peak_rss_gb": round(_vm("VmHWM"), 2)}
+    return {**fields, "seconds": round(time.perf_counter() - started, 1), "peak_rss_gb": round(memory_gb("VmHWM"), 2)}
 
 
 # ------------------------------------------------------------------------------------------- stages
@@ -206,10 +179,10 @@ def scbasset(args) -> dict:
     data = Path(args.data)
     adata = read_h5ad(data / "atac.h5ad")
     loaded = time.perf_counter()
-    rss_loaded = _vm("VmRSS")
+    rss_loaded = memory_gb("VmRSS")
     model = ScBasset(adata, data / "genome.fa", sequence_cache=data / "peaks.npy", random_state=args.seed)
     built = time.perf_counter()
-    rss_built = _vm("VmRSS")
+    rss_built = memory_gb("VmRSS")
     model._peak_codes()  # encode the peaks (memory-mapped cache) before the clock of the steps starts
     encoded = time.perf_counter()
     model.fit(max_epochs=1, max_steps=args.steps, batch_size=args.batch_size, early_stopping=False,
@@ -238,11 +211,11 @@ def cellspace(args) -> dict:
     data = Path(args.data)
     adata = read_h5ad(data / "atac.h5ad")
     loaded = time.perf_counter()
-    rss_loaded = _vm("VmRSS")
+    rss_loaded = memory_gb("VmRSS")
     model = CellSpace(adata, Genome(data / "genome.fa"), random_state=args.seed,
                       examples_per_event=args.examples_per_event)
     built = time.perf_counter()
-    rss_built = _vm("VmRSS")
+    rss_built = memory_gb("VmRSS")
     model.fit(1, random_state=args.seed, n_threads=args.threads, verbose=False)
     trained = time.perf_counter()
     examples = len(model._data.train_events) * args.examples_per_event

@@ -20,7 +20,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -30,29 +29,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import load_average, machine, memory_gb, write_result
 
-RESULTS = Path(__file__).parent / "results"
 STEP_GFLOP = None  # set in main() (needs seqatac importable)
 
 
-def _load() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0]) if Path("/proc/loadavg").exists() else float("nan")
-
-
 def _write(name: str, payload: dict) -> None:
-    from seqatac._utils import atomic_path
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with atomic_path(RESULTS / f"scbasset_{name}.json") as tmp:
-        tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    write_result(f"scbasset_{name}.json", payload)
     print(json.dumps(payload, indent=2))
 
 
 def _machine(threads: int) -> dict:
     from seqatac.models._training import cpu_supports_bf16
 
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads": threads,
-            "torch": torch.__version__, "native_bf16": cpu_supports_bf16()}
+    return machine(threads=threads, native_bf16=cpu_supports_bf16())
 
 
 # ------------------------------------------------------------------------------------------- speed
@@ -119,9 +109,9 @@ def speed(args) -> None:
     torch.set_num_threads(args.threads)
     records = []
     for variant in ("fp32_contiguous", "fp32_channels_last", "bf16_channels_last"):
-        before = _load()
+        before = load_average()
         record = _step_timer(variant, args.steps)
-        record.update(load_before=before, load_after=_load())
+        record.update(load_before=before, load_after=load_average())
         record["under_load"] = max(before, record["load_after"]) > 1.5 * args.threads / 2 + 0.5
         # with perfect parallel scaling and no competition, wall time = CPU time / threads
         record["idle_estimate_s_per_step"] = record["cpu_s_per_step"] / args.threads
@@ -148,14 +138,14 @@ def quality(args) -> None:
     simulation = simulate_atac(args.preset, random_state=0)
     records = []
     for precision in ("fp32", "bf16"):
-        before, started = _load(), time.perf_counter()
+        before, started = load_average(), time.perf_counter()
         model = ScBasset(simulation.atac, simulation.genome, random_state=0)
         model.fit(max_epochs=args.epochs, early_stopping=False, device="cpu", precision=precision,
                   verbose=False)
         records.append({"precision": precision, **model.evaluate("test")["summary"],
                         "final_train_auroc": float(model.history["train_auroc"].iloc[-1]),
                         "final_val_auroc": float(model.history["val_auroc"].iloc[-1]),
-                        "seconds": time.perf_counter() - started, "load_before": before, "load_after": _load()})
+                        "seconds": time.perf_counter() - started, "load_before": before, "load_after": load_average()})
         print(records[-1], flush=True)
     _write("quality", {"machine": _machine(args.threads), "preset": args.preset, "epochs": args.epochs,
                        "records": records})
@@ -218,13 +208,6 @@ model.fit(max_epochs=1, device="cpu", verbose=True)
 """
 
 
-def _peak_rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-
 def memory(args) -> None:
     """Peak RSS of building and training scBasset on a synthetic cells × peaks matrix (stopped after a while)."""
     import tempfile
@@ -235,13 +218,13 @@ def memory(args) -> None:
     started, peak, stages = time.perf_counter(), 0, {}
     os.set_blocking(child.stdout.fileno(), False)
     while child.poll() is None and time.perf_counter() - started < args.seconds:
-        peak = max(peak, _peak_rss_kib(child.pid))
+        peak = max(peak, memory_gb("VmHWM", child.pid))
         line = child.stdout.readline()
         if line:
-            stages[line.strip()] = {"seconds": time.perf_counter() - started, "peak_rss_gb": peak / 2**20}
+            stages[line.strip()] = {"seconds": time.perf_counter() - started, "peak_rss_gb": peak}
         time.sleep(0.5)
     if child.poll() is None:
-        peak = max(peak, _peak_rss_kib(child.pid))
+        peak = max(peak, memory_gb("VmHWM", child.pid))
         child.kill()
     child.wait()
     progress.seek(0)
@@ -249,7 +232,7 @@ def memory(args) -> None:
     bars = [part.strip() for part in text.splitlines() if "step" in part]
     _write("memory", {"cells": args.cells, "peaks": args.peaks, "density": args.density,
                       "seconds_observed": time.perf_counter() - started, "stages": stages,
-                      "peak_rss_gb": peak / 2**20, "limit_gb": 8.0, "load": _load(),
+                      "peak_rss_gb": peak, "limit_gb": 8.0, "load": load_average(),
                       "last_progress": bars[-1] if bars else None,
                       "note": "training stopped after seconds_observed; the peak covers data loading, the "
                               "peak-major CSR, sequence encoding and the first training steps"})
