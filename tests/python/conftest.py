@@ -1,5 +1,8 @@
 """Shared pytest fixtures."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,3 +28,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def torchrun_two_processes():
+    """Run a script under ``torch.distributed.run`` as 2 CPU processes (one thread each); assert it succeeds."""
+
+    def run(script: Path) -> subprocess.CompletedProcess:
+        completed = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        return completed
+
+    return run

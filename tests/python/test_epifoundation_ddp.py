@@ -1,9 +1,6 @@
 """EpiFoundation under torchrun: 2 gloo (CPU) processes equal one process accumulating 2 micro-batches."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,17 +33,12 @@ if os.environ["RANK"] == "0":
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_equal_one_process_with_gradient_accumulation(tmp_path):
+def test_two_gloo_processes_equal_one_process_with_gradient_accumulation(tmp_path, torchrun_two_processes):
     out, weights = tmp_path / "ddp.json", tmp_path / "ddp.pt"
     script = tmp_path / "train_ddp.py"
     script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), checkpoints=str(tmp_path / "ckpt"),
                                     options=OPTIONS, weights=str(weights), out=str(out)))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)],
-        capture_output=True, text=True, timeout=300, env=env,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    torchrun_two_processes(script)
     result = json.loads(out.read_text())
     assert result["world"] == "2" and result["initialized_after"] is False
     assert (tmp_path / "ckpt" / "checkpoint.pt").is_file()

@@ -1,9 +1,6 @@
 """scBasset under torchrun: a 2-process gloo (CPU) DDP run follows the single-process loss curve."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,17 +29,12 @@ if os.environ["RANK"] == "0":
 
 
 @pytest.mark.slow
-def test_two_process_gloo_run_matches_single_process_loss_curve(tmp_path):
+def test_two_process_gloo_run_matches_single_process_loss_curve(tmp_path, torchrun_two_processes):
     out = tmp_path / "ddp.json"
     script = tmp_path / "train_ddp.py"
     script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), checkpoints=str(tmp_path / "ckpt"),
                                     out=str(out)))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)],
-        capture_output=True, text=True, timeout=300, env=env,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    torchrun_two_processes(script)
     result = json.loads(out.read_text())
     assert result["world"] == "2" and result["initialized_after"] is False  # the group is cleaned up
     assert (tmp_path / "ckpt" / "checkpoint.pt").is_file()
