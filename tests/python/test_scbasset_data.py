@@ -9,7 +9,7 @@ import torch
 from seqatac import SeqatacInputError
 from seqatac.data import one_hot, reverse_complement
 from seqatac.models.scbasset import PeakTargets, augment_codes, split_peaks
-from seqatac.models.scbasset import _data
+from seqatac.models import _targets
 from seqatac.models.scbasset._data import epoch_batches, peak_filter
 from seqatac.tl import codes_to_onehot
 
@@ -22,7 +22,7 @@ def _counts(seed=0, shape=(40, 30), density=0.2):
 
 @pytest.mark.parametrize("kind", ["csr", "csc", "dense", "csr_explicit_zero"])
 def test_peak_targets_transpose_every_input_kind(kind, monkeypatch):
-    monkeypatch.setattr(_data, "_CHUNK_NNZ", 37)  # force many chunks
+    monkeypatch.setattr(_targets, "_CHUNK_NNZ", 37)  # force many chunks
     dense = _counts()
     matrix = {"csr": sp.csr_matrix(dense), "csc": sp.csc_matrix(dense), "dense": dense}.get(kind)
     if kind == "csr_explicit_zero":

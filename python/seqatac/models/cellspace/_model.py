@@ -52,7 +52,7 @@ from ...data._sequence import N_CODE, encode_sequence
 from .._persistence import build_config, load_module_state, read_array, read_config, read_table, read_weights
 from ..._settings import settings
 from .._training import deterministic_algorithms, num_threads
-from ..scbasset._data import PeakTargets
+from .._targets import PeakTargets
 from ._kmers import EventSequences, FeatureLayout, canonical_kmers, feature_layout, window_features
 from ._module import CellSpaceModule
 
