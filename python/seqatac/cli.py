@@ -358,6 +358,15 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="train a sequence model and write its embedding",
                               description="Train a model on scATAC data and save it with the updated h5ad.")
     fit_models = fit.add_subparsers(dest="model", required=True, metavar="MODEL")
+
+    def torch_training_arguments(sub):
+        """Device, precision, threads, resume and seed options of the torch-trained models."""
+        sub.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+        sub.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+        sub.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+        sub.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
+        sub.add_argument("--seed", type=int, default=0)
+
     scbasset = fit_models.add_parser(
         "scbasset", help="scBasset CNN (Yuan & Kelley 2022)",
         description="Train scBasset; writes OUT/model (saved model), OUT/adata.h5ad (obsm['X_scbasset'], "
@@ -381,11 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="keep peaks open in at least this fraction of cells (authors: 0.01-0.05)")
     scbasset.add_argument("--standard-chromosomes", action="store_true", help="keep only chr1-22, X, Y")
     scbasset.add_argument("--sequence-cache", type=Path, default=None, help="on-disk int8 sequence cache (.npy)")
-    scbasset.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    scbasset.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
-    scbasset.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    scbasset.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
-    scbasset.add_argument("--seed", type=int, default=0)
+    torch_training_arguments(scbasset)
     scbasset.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                           help="architecture option (repeatable), e.g. --set seq_len=1000 --set n_tower_layers=5")
     scbasset.set_defaults(func=_cmd_fit_scbasset)
@@ -443,11 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     epifoundation.add_argument("--max-tokens", type=int, default=16_384, help="tokens per micro-batch")
     epifoundation.add_argument("--max-cells", type=int, default=32, help="cells per micro-batch")
     epifoundation.add_argument("--grad-accumulation", type=int, default=1, help="micro-batches per optimizer step")
-    epifoundation.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    epifoundation.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
-    epifoundation.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    epifoundation.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
-    epifoundation.add_argument("--seed", type=int, default=0)
+    torch_training_arguments(epifoundation)
     epifoundation.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                                help="architecture option of a new model (repeatable), e.g. --set d_model=64")
     epifoundation.set_defaults(func=_cmd_fit_epifoundation)
