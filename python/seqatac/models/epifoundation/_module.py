@@ -206,7 +206,11 @@ class ConcatQueryDecoder(nn.Module):
 
 
 class InnerProductDecoder(nn.Module):
-    """Authors' "inner product" decoder: per gene and output, W_o·sigmoid(Linear(gene)) · cell."""
+    """Authors' "inner product" decoder: per gene and output, W_o·sigmoid(Linear(gene)) · cell.
+
+    Takes the same arguments as :class:`ConcatQueryDecoder`; ``query_dim`` is unused (the query keeps the
+    gene width, as in the authors' code).
+    """
 
     def __init__(self, d_cell: int, d_gene: int, query_dim: int, n_outputs: int):
         super().__init__()
