@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python benchmarks/epifoundation.py memory  [--lengths 512 1000 2000 4000 8000 12000]
-    python benchmarks/epifoundation.py quality [--pretrain-epochs 2] [--annotate-epochs 5] [--expression-epochs 2]
+    python benchmarks/epifoundation.py quality [--pretrain-epochs 1] [--annotate-epochs 6] [--expression-epochs 4]
     python benchmarks/epifoundation.py decoders [--epochs 30]
 
 ``memory`` runs one cell of L tokens through the reference encoder (d 512, 6 layers, 8 heads, FFN 1,024, a
@@ -382,13 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     forward.add_argument("--length", type=int, required=True)
     forward.add_argument("--threads", type=int, default=2)
     qual = commands.add_parser("quality")
-    qual.add_argument("--pretrain-epochs", type=int, default=2)
-    qual.add_argument("--annotate-epochs", type=int, default=5)
-    qual.add_argument("--expression-epochs", type=int, default=2)
+    qual.add_argument("--pretrain-epochs", type=int, default=1)
+    qual.add_argument("--annotate-epochs", type=int, default=6)
+    qual.add_argument("--expression-epochs", type=int, default=4)
     qual.add_argument("--seed", type=int, default=0)
     qual.add_argument("--preset", default="medium", help="simulator preset (medium for the report; tiny to smoke-test)")
     qual.add_argument("--workdir", default=None, help="checkpoints (rerunning resumes); default: a temp dir")
-    qual.add_argument("--expression-from", nargs="+", default=["annotated", "pretrained"],
+    qual.add_argument("--expression-from", nargs="+", default=["annotated"],
                       choices=["annotated", "pretrained"],
                       help="fine-tune expression from the annotation-tuned and/or the pre-trained weights")
     probe = commands.add_parser("decoders")

@@ -22,8 +22,7 @@ BENCHMARKS = {
     "scbasset_planted": ["scbasset.py", "planted"],
     "scbasset_memory": ["scbasset.py", "memory"],
     "epifoundation_memory": ["epifoundation.py", "memory"],
-    "epifoundation_quality": ["epifoundation.py", "quality", "--pretrain-epochs", "1", "--annotate-epochs", "3",
-                              "--expression-epochs", "4", "--expression-from", "annotated"],
+    "epifoundation_quality": ["epifoundation.py", "quality"],
     "epifoundation_decoders": ["epifoundation.py", "decoders"],
     # 1M cells x 100k peaks: ~20 min and ~16 GB at peak; its data (~9 GB) goes to a temporary directory
     "scale": ["scale.py", "all", "--data", "/tmp/seqatac_scale"],
