@@ -21,6 +21,8 @@ BENCHMARKS = {
     "scbasset_speed": ["scbasset.py", "speed"],
     "scbasset_planted": ["scbasset.py", "planted"],
     "scbasset_memory": ["scbasset.py", "memory"],
+    # issue 3's quality run: ~3 h on 2 idle CPU cores (plain + BC, 20 epochs each), minutes on a GPU
+    "scbasset_medium": ["scbasset.py", "medium", "--checkpoint-dir", "/tmp/seqatac_scbasset_medium"],
     "epifoundation_memory": ["epifoundation.py", "memory"],
     "epifoundation_quality": ["epifoundation.py", "quality"],
     "epifoundation_decoders": ["epifoundation.py", "decoders"],

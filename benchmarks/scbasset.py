@@ -6,8 +6,15 @@ Usage (from the repository root)::
     python benchmarks/scbasset.py quality [--epochs 8]
     python benchmarks/scbasset.py planted [--seeds 10] [--epochs 40]
     python benchmarks/scbasset.py memory  [--cells 100000] [--peaks 50000] [--seconds 240]
+    python benchmarks/scbasset.py medium  [--preset medium] [--epochs 20] [--bc-lambda 1e-6 ...] [--backgrounds 1000]
+                                          [--ism-peaks 64] [--device auto] [--threads 2] [--checkpoint-dir DIR]
 
-Each part writes ``benchmarks/results/scbasset_<part>.json``. Speed: one training step (forward, BCE,
+Each part writes ``benchmarks/results/scbasset_<part>.json`` (``medium`` on another preset:
+``scbasset_medium_<preset>.json``). Medium (issue 3): plain scBasset trained ``--epochs`` epochs on the
+simulator preset (throughput, peak RSS, device, precision), held-out auROC/auPR, label score / Leiden ARI-NMI /
+iLISI against LSI and chromVAR z-scores, TF activity of the simulator's JASPAR panel (correlation with the
+true activity, primary-driver rank), ISM auROC at planted motif positions, scBasset-BC per λ, and pass/fail
+of the acceptance points; plus ``scbasset_medium.png`` on ``medium``. Speed: one training step (forward, BCE,
 backward, Adam) of the default architecture on 128 peaks × 2,034 cells, as the reference numbers in
 specs/scbasset.md (authors' TF 2.15 fp32 1.32 s; plain PyTorch eager fp32 3.0 s; Conv2d channels-last +
 bf16 probe 0.91 s, idle 2 cores). Every record carries the 1-minute load average before and after, and
@@ -29,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import load_average, machine, memory_gb, write_result
+from _common import RESULTS, load_average, machine, memory_gb, write_result
 
 STEP_GFLOP = None  # set in main() (needs seqatac importable)
 
@@ -104,9 +111,32 @@ def _step_timer(variant: str, steps: int, n_cells: int = 2034, batch: int = 128)
             "cpu_s_per_step": statistics.median(cpus)}
 
 
+def _matmul_peak(dtype: torch.dtype, size: int = 4096, repeats: int = 5) -> dict:
+    """Best GFLOP/s of a large square matmul (oneDNN/MKL's best case): an upper bound on any step's speed."""
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(size, size, generator=generator).to(dtype) for _ in range(2))
+    a @ b
+    walls = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        walls.append(time.perf_counter() - started)
+    gflop_per_s = 2 * size**3 / min(walls) / 1e9
+    return {"dtype": str(dtype).removeprefix("torch."), "size": size, "gflop_per_s": gflop_per_s,
+            "step_floor_s": STEP_GFLOP / gflop_per_s}
+
+
 def speed(args) -> None:
-    """Step time per variant; with one thread the process CPU time is a contention-robust measure."""
+    """Step time per variant; with one thread the process CPU time is a contention-robust measure.
+
+    The matmul peaks bound what any implementation can reach here: a step needs ``STEP_GFLOP``, so it
+    cannot take less than ``STEP_GFLOP`` / (the best bf16 matmul rate of these cores).
+    """
     torch.set_num_threads(args.threads)
+    before = load_average()
+    peaks = [_matmul_peak(dtype) for dtype in (torch.float32, torch.bfloat16)]
+    peaks_load = {"load_before": before, "load_after": load_average()}
+    print(peaks, flush=True)
     records = []
     for variant in ("fp32_contiguous", "fp32_channels_last", "bf16_channels_last"):
         before = load_average()
@@ -120,7 +150,7 @@ def speed(args) -> None:
         print(record, flush=True)
     _write(f"speed_threads{args.threads}", {
         "machine": _machine(args.threads), "shape": "128 peaks x 2,034 cells, seq_len 1344",
-        "gflop_per_step": STEP_GFLOP,
+        "gflop_per_step": STEP_GFLOP, "matmul_peak": peaks, "matmul_peak_load": peaks_load,
                      "reference_s_per_step": {"authors_tf_fp32": 1.32, "plain_pytorch_fp32": 3.0,
                                               "probe_conv2d_channels_last_bf16": 0.91, "target": 0.66},
                      "records": records})
@@ -238,6 +268,250 @@ def memory(args) -> None:
                               "peak-major CSR, sequence encoding and the first training steps"})
 
 
+# ------------------------------------------------------------------------------------------- medium
+
+
+def _finite(value) -> float | None:
+    """A float for JSON, None for NaN."""
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _medium_training(model, session_seconds: float) -> dict:
+    """Throughput, memory, device and precision of one fit (``history`` covers every session of a resumed run)."""
+    history = model.history
+    seconds = history["seconds"].to_numpy(float)
+    n_train = len(model.splits["train"])
+    training = model.params["training"]
+    device = training["device"]
+    record = {
+        "epochs": int(len(history)),
+        "n_train_peaks": n_train,
+        "steps_per_epoch": math.ceil(n_train / training["batch_size"]),
+        "device": device,
+        "precision": training["precision"],
+        "s_per_epoch_median": float(np.median(seconds)),
+        "s_per_epoch_mean": float(seconds.mean()),
+        "train_seconds_all_sessions": float(seconds.sum()),
+        "session_seconds": session_seconds,
+        "peaks_per_s": n_train / float(np.median(seconds)),  # epoch time includes the validation pass
+        "peak_rss_gb": memory_gb("VmHWM"),
+        "final_train_auroc": float(history["train_auroc"].iloc[-1]),
+        "final_val_auroc": float(history["val_auroc"].iloc[-1]),
+        "history": history.to_dict(orient="records"),
+    }
+    if device.startswith("cuda"):
+        record["cuda_max_allocated_gb"] = torch.cuda.max_memory_allocated() / 2**30
+        record["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return record
+
+
+def _medium_fit(args, adata, genome, name: str, *, batch_key: str | None = None, l2_cell: float = 0.0):
+    """Build and train one scBasset (plain or BC) with the authors' defaults; checkpointed and resumable."""
+    from seqatac.models import ScBasset
+
+    ScBasset.setup_anndata(adata, batch_key=batch_key)
+    model = ScBasset(adata, genome, l2_cell=l2_cell, random_state=args.seed)
+    checkpoint = Path(args.checkpoint_dir) / f"{args.preset}_seed{args.seed}_{name}" if args.checkpoint_dir else None
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    print(f"== {name}: {model}", flush=True)
+    started = time.perf_counter()
+    model.fit(max_epochs=args.epochs, device=args.device, precision=args.precision, n_threads=args.threads,
+              checkpoint_dir=checkpoint, resume=checkpoint is not None, verbose=True)
+    training = _medium_training(model, time.perf_counter() - started)
+    print(f"  {name} training:", json.dumps({k: v for k, v in training.items() if k != "history"}), flush=True)
+    return model, training
+
+
+def _medium_ism(model, adata, truth, labels, n_peaks: int, seed: int) -> dict:
+    """ISM over a seeded sample of held-out peaks with planted motifs, scored against the planted positions.
+
+    Importance (cells × positions, ``seqatac.tl.ism`` through :meth:`ScBasset.get_ism`) is reduced over cells
+    two ways: the mean absolute importance over all cells, and the largest absolute per-type mean.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from seqatac.metrics import ism_position_auroc
+
+    instances = truth["motif_instances"]
+    test_names = model.regions.index[model.splits["test"]]
+    candidates = np.sort(np.asarray(pd.Index(instances["peak_name"].unique()).intersection(test_names)))
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(candidates, size=min(n_peaks, len(candidates)), replace=False))
+    types = pd.unique(labels)
+    reductions = {"mean_abs_over_cells": [], "max_abs_type_mean": []}
+    masks, per_peak = [], []
+    started = time.perf_counter()
+    for name in tqdm(chosen, desc="ISM", unit="peak"):
+        chrom, start, end = model.regions.loc[name, ["chrom", "start", "end"]]
+        importance = model.get_ism(region=(chrom, int(start), int(end)))[0]  # (n_cells, end - start)
+        mask = np.zeros(int(end) - int(start), dtype=bool)
+        for site in instances[instances["peak_name"] == name].itertuples():
+            mask[site.start:site.end] = True
+        type_means = np.stack([importance[labels == t].mean(axis=0) for t in types])
+        scores = {"mean_abs_over_cells": np.abs(importance).mean(axis=0),
+                  "max_abs_type_mean": np.abs(type_means).max(axis=0)}
+        for key, value in scores.items():
+            reductions[key].append(value)
+        masks.append(mask)
+        per_peak.append({"peak": str(name), "n_planted_positions": int(mask.sum()),
+                         "tfs": sorted(set(instances.loc[instances["peak_name"] == name, "tf"])),
+                         **{f"auroc_{k}": _finite(ism_position_auroc(v, mask)) for k, v in scores.items()}})
+    out = {"n_peaks": int(len(chosen)), "n_candidate_peaks": int(len(candidates)), "split": "test",
+           "seconds": time.perf_counter() - started, "n_cells": int(adata.n_obs)}
+    if not len(chosen):
+        return out
+    pooled_mask = np.concatenate(masks)
+    out["planted_position_fraction"] = float(pooled_mask.mean())
+    for key, values in reductions.items():
+        out[f"auroc_{key}"] = _finite(ism_position_auroc(np.concatenate(values), pooled_mask))
+        per_sequence = [p[f"auroc_{key}"] for p in per_peak if p[f"auroc_{key}"] is not None]
+        out[f"auroc_{key}_per_peak_median"] = float(np.median(per_sequence)) if per_sequence else None
+    out["per_peak"] = per_peak
+    return out
+
+
+def _medium_tf_scores(activity, adata, truth, labels) -> dict:
+    """Correlation with the simulator's per-cell TF activity and primary-driver recovery (as cellspace.py)."""
+    from seqatac.metrics import driver_tf_recovery, tf_activity_correlation
+
+    tfs = truth["tfs"]
+    activity = activity.rename(columns=dict(zip(tfs["motif_name"], tfs["tf"])))
+    correlation = tf_activity_correlation(activity, adata.obsm["true_tf_activity"])
+    role = tfs["role"].where(tfs["used"], "unused").reindex(correlation.index)
+
+    def mean_of(roles) -> float | None:
+        values = correlation[role.isin(roles).to_numpy() & correlation.notna().to_numpy()]
+        return _finite(values.mean()) if len(values) else None
+
+    primary = {cell_type: [drivers[0]] for cell_type, drivers in truth["drivers"].items()}
+    recovery = driver_tf_recovery(activity, labels, primary)
+    return {
+        "pearson": {tf: _finite(r) for tf, r in correlation.items()},
+        "pearson_mean_used": mean_of(["activator", "repressor", "constitutive"]),
+        "pearson_mean_used_activators": mean_of(["activator"]),
+        "pearson_mean_used_repressors": mean_of(["repressor"]),
+        "note": "Pearson across cells per TF; null where the true activity is constant (unused TFs, CTCF)",
+        "driver_tf": {
+            "ranks": {t: int(r) for t, r in recovery["best_rank"].items()},
+            "top1_fraction": float(recovery["top1"].mean()),
+            "top3_fraction": float(recovery["top3"].mean()),
+            "n_candidate_tfs": int(activity.shape[1]),
+        },
+    }
+
+
+def _medium_plot(result: dict, path: Path) -> None:
+    """Bars of label score (k = 50) and iLISI per embedding."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["scbasset", "lsi", "chromvar"] + [f"scbasset_bc_{run['lambda']:g}" for run in result["scbasset_bc"]]
+    metrics = [result["embeddings"][name] for name in names[:3]] + [run["metrics"] for run in result["scbasset_bc"]]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+    for ax, key, title in ((axes[0], "label_score_k50", "label score (k = 50)"), (axes[1], "ilisi_batch", "iLISI (batch)")):
+        bars = ax.bar(range(len(names)), [m[key] for m in metrics], color=["#1f77b4", "#999999", "#bbbbbb"]
+                      + ["#ff7f0e"] * (len(names) - 3))
+        ax.bar_label(bars, fmt="%.3f", fontsize=7)
+        ax.set_xticks(range(len(names)), [n.replace("scbasset_bc_", "BC λ=") for n in names], rotation=30,
+                      ha="right", fontsize=8)
+        ax.set_title(title, fontsize=9)
+    fig.suptitle(f"scBasset on simulator '{result['preset']}' ({result['epochs']} epochs)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+def medium(args) -> None:
+    """Issue 3's quality benchmark: scBasset vs LSI and chromVAR, TF activity, ISM and scBasset-BC on a preset."""
+    from cellspace import embedding_metrics
+
+    from seqatac.baselines import chromvar_deviations, lsi
+    from seqatac.data import jaspar
+    from seqatac.simulate import simulate_atac
+
+    torch.set_num_threads(args.threads)
+    load_before, started = load_average(), time.perf_counter()
+    sim = simulate_atac(args.preset, random_state=args.seed, rna=False)
+    adata, truth = sim.atac, sim.truth
+    labels = adata.obs["cell_type"].astype(str).to_numpy()
+    batch = adata.obs["batch"].astype(str).to_numpy()
+    panel = jaspar(ids=list(truth["tfs"]["motif_id"]))
+    result: dict = {
+        "command": " ".join(["python benchmarks/scbasset.py", *sys.argv[1:]]),
+        "preset": args.preset, "seed": args.seed, "epochs": args.epochs, "threads": args.threads,
+        "data": {"n_cells": int(adata.n_obs), "n_peaks": int(adata.n_vars), "n_cell_types": int(len(set(labels))),
+                 "n_batches": int(len(set(batch))), "density": float(truth["summary"]["density"])},
+        "machine": _machine(args.threads), "load_before": load_before,
+    }
+
+    # 1-2. plain scBasset: training throughput and held-out peaks
+    model, result["training"] = _medium_fit(args, adata, sim.genome, "scbasset")
+    result["heldout_test"] = model.evaluate("test")["summary"]
+    print("  held-out:", json.dumps(result["heldout_test"]), flush=True)
+
+    # 3. embeddings against LSI and chromVAR-style deviations (per-motif z-scores of the panel as features)
+    lsi(adata, random_state=0)
+    chromvar_deviations(adata, panel, genome=sim.genome, random_state=0)
+    chromvar = adata.obsm["chromvar"].to_numpy(float)
+    finite = np.isfinite(chromvar).all(axis=0)
+    embeddings = {"scbasset": model.get_latent_representation(), "lsi": adata.obsm["X_lsi"],
+                  "chromvar": chromvar[:, finite]}
+    result["embeddings"] = {}
+    for name, X in embeddings.items():
+        result["embeddings"][name] = embedding_metrics(X, labels, batch)
+        print(f"  {name}:", json.dumps(result["embeddings"][name]), flush=True)
+    result["embeddings"]["chromvar"]["n_features"] = int(finite.sum())
+
+    # 4. TF activity by motif insertion (and chromVAR's deviations as the baseline TF activity)
+    tf_started = time.perf_counter()
+    activity = model.get_tf_activity(panel, n_backgrounds=args.backgrounds, random_state=0, verbose=True)
+    result["tf_activity"] = {"n_backgrounds": args.backgrounds, "n_motifs": len(panel),
+                             "seconds": time.perf_counter() - tf_started,
+                             **_medium_tf_scores(activity, adata, truth, labels)}
+    result["tf_activity_chromvar"] = _medium_tf_scores(adata.obsm["chromvar"], adata, truth, labels)
+    print("  TF activity:", json.dumps({k: v for k, v in result["tf_activity"].items() if k != "pearson"}), flush=True)
+
+    # 5. ISM at planted motif positions
+    result["ism"] = _medium_ism(model, adata, truth, labels, args.ism_peaks, args.seed)
+    print("  ISM:", json.dumps({k: v for k, v in result["ism"].items() if k != "per_peak"}), flush=True)
+    plain = result["embeddings"]["scbasset"]
+    del model
+
+    # 6. scBasset-BC, one run per λ (L2 on the cell-embedding weights)
+    result["scbasset_bc"] = []
+    for l2 in args.bc_lambda:
+        bc, training = _medium_fit(args, adata, sim.genome, f"scbasset_bc_l2_{l2:g}", batch_key="batch", l2_cell=l2)
+        metrics = embedding_metrics(bc.get_latent_representation(), labels, batch)
+        run = {"lambda": l2, "training": training, "heldout_test": bc.evaluate("test")["summary"], "metrics": metrics,
+               "ilisi_gain": metrics["ilisi_batch"] - plain["ilisi_batch"],
+               "label_score_loss": plain["label_score_k50"] - metrics["label_score_k50"]}
+        run["accepted"] = bool(run["ilisi_gain"] > 0 and run["label_score_loss"] <= 0.05)
+        result["scbasset_bc"].append(run)
+        print(f"  BC λ={l2:g}:", json.dumps({k: v for k, v in run.items() if k != "training"}), flush=True)
+        del bc
+
+    # 7. acceptance and output
+    result["acceptance"] = {
+        "label_score_k50_ge_lsi": bool(plain["label_score_k50"] >= result["embeddings"]["lsi"]["label_score_k50"]),
+        "driver_top3_fraction_ge_0.8": bool(result["tf_activity"]["driver_tf"]["top3_fraction"] >= 0.8),
+        "ism_auroc_ge_0.8": bool((result["ism"].get("auroc_mean_abs_over_cells") or 0.0) >= 0.8),
+        "bc_ilisi_gain_and_label_score_loss_le_0.05": bool(any(run["accepted"] for run in result["scbasset_bc"])),
+    }
+    result["load_after"] = load_average()
+    result["wall_seconds"] = time.perf_counter() - started
+    result["peak_rss_gb"] = memory_gb("VmHWM")
+    print("  acceptance:", json.dumps(result["acceptance"]), flush=True)
+    suffix = "" if args.preset == "medium" else f"_{args.preset}"
+    write_result(f"scbasset_medium{suffix}.json", result)
+    if args.preset == "medium":
+        _medium_plot(result, RESULTS / "scbasset_medium.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parts = parser.add_subparsers(dest="part", required=True)
@@ -260,6 +534,19 @@ def main() -> None:
     p.add_argument("--density", type=float, default=0.03)
     p.add_argument("--seconds", type=float, default=240)
     p.set_defaults(func=memory)
+    p = parts.add_parser("medium", help="issue 3's quality benchmark on a simulator preset")
+    p.add_argument("--preset", default="medium", help="simulator preset (tests and smoke runs: tiny)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulation and of every model")
+    p.add_argument("--epochs", type=int, default=20, help="epochs of every scBasset run (plain and BC)")
+    p.add_argument("--bc-lambda", type=float, nargs="+", default=[1e-6],
+                   help="scBasset-BC L2 on the cell embedding, one run each (paper: 1e-6 PBMC, 1e-8 Buenrostro)")
+    p.add_argument("--backgrounds", type=int, default=1000, help="TF activity backgrounds (library default)")
+    p.add_argument("--ism-peaks", type=int, default=64, help="held-out peaks with planted motifs for ISM")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", help="training precision: auto, fp32 or bf16")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--checkpoint-dir", default=None, help="checkpoint each run under DIR/<run name> and resume")
+    p.set_defaults(func=medium)
     args = parser.parse_args()
     global STEP_GFLOP
     STEP_GFLOP = _step_gflop()
