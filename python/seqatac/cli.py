@@ -409,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     cellspace.add_argument("--layer", default=None, help="layer holding the counts (default X)")
     cellspace.add_argument("--epochs", type=int, default=50)
     cellspace.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
-    cellspace.add_argument("--chunk-size", type=int, default=256, help="examples per vectorised update")
+    cellspace.add_argument("--chunk-size", type=int, default=512, help="examples per vectorised update")
     cellspace.add_argument("--config", type=Path, default=None, help="JSON of CellSpaceConfig fields")
     cellspace.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                            help="hyper-parameter (repeatable), e.g. --set bucket=500000 --set ngrams=1")
