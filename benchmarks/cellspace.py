@@ -232,27 +232,35 @@ def train_cellspace(adata, genome, epochs: int, threads: int, checkpoint: Path |
     return model
 
 
+def tf_names(activity, truth):
+    """TF activity (cells × panel motifs) with its columns renamed from JASPAR motif names to the simulator's TFs."""
+    tfs = truth["tfs"]
+    return activity.rename(columns=dict(zip(tfs["motif_name"], tfs["tf"])))
+
+
+def driver_summary(activity, labels, truth) -> dict:
+    """Rank of each type's primary driver TF in ``activity`` (TF-named columns), and the top-1/top-3 fractions."""
+    from seqatac.metrics import driver_tf_recovery
+
+    primary = {cell_type: [drivers[0]] for cell_type, drivers in truth["drivers"].items()}
+    recovery = driver_tf_recovery(activity, labels, primary)
+    return {
+        "ranks": {t: int(r) for t, r in recovery["best_rank"].items()},
+        "top1_fraction": float(recovery["top1"].mean()),
+        "top3_fraction": float(recovery["top3"].mean()),
+        "n_candidate_tfs": int(activity.shape[1]),
+    }
+
+
 def motif_analyses(model, adata, truth, panel, resolution: float, top_kmers: int) -> dict:
     """Driver-TF ranks from the panel's TF activity and de novo motifs from Leiden clusters and true types."""
     from seqatac import tl
     from seqatac.data import jaspar
-    from seqatac.metrics import driver_tf_recovery
 
     tfs = truth["tfs"]
-    names = dict(zip(tfs["motif_name"], tfs["tf"]))
     labels = adata.obs["cell_type"].to_numpy()
-    activity = model.get_tf_activity(panel)
-    activity.columns = [names.get(c, c) for c in activity.columns]
-    primary = {cell_type: [drivers[0]] for cell_type, drivers in truth["drivers"].items()}
-    recovery = driver_tf_recovery(activity, labels, primary)
-    out = {
-        "driver_tf": {
-            "ranks": {t: int(r) for t, r in recovery["best_rank"].items()},
-            "top1_fraction": float(recovery["top1"].mean()),
-            "top3_fraction": float(recovery["top3"].mean()),
-            "n_candidate_tfs": int(activity.shape[1]),
-        }
-    }
+    activity = tf_names(model.get_tf_activity(panel), truth)
+    out = {"driver_tf": driver_summary(activity, labels, truth)}
     model.write_to_adata(adata, tf_activity=activity)
     tl.cell_graph(adata, n_neighbors=30)
     tl.leiden(adata, resolution=resolution, random_state=0)

@@ -374,10 +374,12 @@ def _medium_ism(model, adata, truth, labels, n_peaks: int, seed: int) -> dict:
 
 def _medium_tf_scores(activity, adata, truth, labels) -> dict:
     """Correlation with the simulator's per-cell TF activity and primary-driver recovery (as cellspace.py)."""
-    from seqatac.metrics import driver_tf_recovery, tf_activity_correlation
+    from cellspace import driver_summary, tf_names
+
+    from seqatac.metrics import tf_activity_correlation
 
     tfs = truth["tfs"]
-    activity = activity.rename(columns=dict(zip(tfs["motif_name"], tfs["tf"])))
+    activity = tf_names(activity, truth)
     correlation = tf_activity_correlation(activity, adata.obsm["true_tf_activity"])
     role = tfs["role"].where(tfs["used"], "unused").reindex(correlation.index)
 
@@ -385,20 +387,13 @@ def _medium_tf_scores(activity, adata, truth, labels) -> dict:
         values = correlation[role.isin(roles).to_numpy() & correlation.notna().to_numpy()]
         return _finite(values.mean()) if len(values) else None
 
-    primary = {cell_type: [drivers[0]] for cell_type, drivers in truth["drivers"].items()}
-    recovery = driver_tf_recovery(activity, labels, primary)
     return {
         "pearson": {tf: _finite(r) for tf, r in correlation.items()},
         "pearson_mean_used": mean_of(["activator", "repressor", "constitutive"]),
         "pearson_mean_used_activators": mean_of(["activator"]),
         "pearson_mean_used_repressors": mean_of(["repressor"]),
         "note": "Pearson across cells per TF; null where the true activity is constant (unused TFs, CTCF)",
-        "driver_tf": {
-            "ranks": {t: int(r) for t, r in recovery["best_rank"].items()},
-            "top1_fraction": float(recovery["top1"].mean()),
-            "top3_fraction": float(recovery["top3"].mean()),
-            "n_candidate_tfs": int(activity.shape[1]),
-        },
+        "driver_tf": driver_summary(activity, labels, truth),
     }
 
 
