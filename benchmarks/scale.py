@@ -170,19 +170,30 @@ def _read_cells_and_peaks(data: Path):
     return adata
 
 
-def scbasset(args) -> dict:
-    """Build scBasset on all cells and peaks (data in memory) and train ``--steps`` steps; save the model."""
+def _read_and_build(data: Path, build) -> tuple:
+    """Read the h5ad into memory, then ``build(adata)`` a model; returns (adata, model, start time, build end
+    time, read/build seconds and the RSS after each)."""
     from seqatac.data._io import read_h5ad
-    from seqatac.models import ScBasset
 
     started = time.perf_counter()
-    data = Path(args.data)
     adata = read_h5ad(data / "atac.h5ad")
     loaded = time.perf_counter()
     rss_loaded = memory_gb("VmRSS")
-    model = ScBasset(adata, data / "genome.fa", sequence_cache=data / "peaks.npy", random_state=args.seed)
+    model = build(adata)
     built = time.perf_counter()
-    rss_built = memory_gb("VmRSS")
+    stats = {"read_seconds": round(loaded - started, 1), "build_seconds": round(built - loaded, 1),
+             "rss_after_read_gb": round(rss_loaded, 2), "rss_after_build_gb": round(memory_gb("VmRSS"), 2)}
+    return adata, model, started, built, stats
+
+
+def scbasset(args) -> dict:
+    """Build scBasset on all cells and peaks (data in memory) and train ``--steps`` steps; save the model."""
+    from seqatac.models import ScBasset
+
+    data = Path(args.data)
+    adata, model, started, built, stats = _read_and_build(
+        data, lambda adata: ScBasset(adata, data / "genome.fa", sequence_cache=data / "peaks.npy",
+                                     random_state=args.seed))
     model._peak_codes()  # encode the peaks (memory-mapped cache) before the clock of the steps starts
     encoded = time.perf_counter()
     model.fit(max_epochs=1, max_steps=args.steps, batch_size=args.batch_size, early_stopping=False,
@@ -193,10 +204,8 @@ def scbasset(args) -> dict:
         started, n_cells=adata.n_obs, n_peaks=adata.n_vars, nnz=int(adata.X.nnz),
         parameters=model.module.n_parameters, architecture="authors' defaults (seq_len 1344, bottleneck 32)",
         precision=model.params["training"]["precision"], steps=args.steps, batch_size=args.batch_size,
-        read_seconds=round(loaded - started, 1), build_seconds=round(built - loaded, 1),
-        encode_seconds=round(encoded - built, 1), train_seconds=round(trained - encoded, 1),
+        **stats, encode_seconds=round(encoded - built, 1), train_seconds=round(trained - encoded, 1),
         s_per_step=round((trained - encoded) / args.steps, 2),
-        rss_after_read_gb=round(rss_loaded, 2), rss_after_build_gb=round(rss_built, 2),
         embedding_shape=list(model.get_latent_representation().shape),
     )
 
@@ -204,27 +213,19 @@ def scbasset(args) -> dict:
 def cellspace(args) -> dict:
     """Build CellSpace on all cells and peaks (data in memory) and train one epoch of ``--examples-per-event``."""
     from seqatac.data import Genome
-    from seqatac.data._io import read_h5ad
     from seqatac.models import CellSpace
 
-    started = time.perf_counter()
     data = Path(args.data)
-    adata = read_h5ad(data / "atac.h5ad")
-    loaded = time.perf_counter()
-    rss_loaded = memory_gb("VmRSS")
-    model = CellSpace(adata, Genome(data / "genome.fa"), random_state=args.seed,
-                      examples_per_event=args.examples_per_event)
-    built = time.perf_counter()
-    rss_built = memory_gb("VmRSS")
+    adata, model, started, built, stats = _read_and_build(
+        data, lambda adata: CellSpace(adata, Genome(data / "genome.fa"), random_state=args.seed,
+                                      examples_per_event=args.examples_per_event))
     model.fit(1, random_state=args.seed, n_threads=args.threads, verbose=False)
     trained = time.perf_counter()
     examples = len(model._data.train_events) * args.examples_per_event
     return _result(
         started, n_cells=adata.n_obs, n_peaks=adata.n_vars, examples=examples,
         examples_per_event=args.examples_per_event, config="authors' defaults (k 8, N 3, d 30, 2,000,000 buckets)",
-        read_seconds=round(loaded - started, 1), build_seconds=round(built - loaded, 1),
-        train_seconds=round(trained - built, 1), examples_per_s=round(examples / (trained - built)),
-        rss_after_read_gb=round(rss_loaded, 2), rss_after_build_gb=round(rss_built, 2),
+        **stats, train_seconds=round(trained - built, 1), examples_per_s=round(examples / (trained - built)),
         memory_report_mb={k: round(v / 2**20, 1) for k, v in model.memory_report().items()},
         embedding_shape=list(model.get_latent_representation().shape),
     )
