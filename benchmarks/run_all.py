@@ -21,7 +21,9 @@ BENCHMARKS = {
     "scbasset_speed": ["scbasset.py", "speed"],
     "scbasset_planted": ["scbasset.py", "planted"],
     "scbasset_memory": ["scbasset.py", "memory"],
-    # issue 3's quality run: ~3 h on 2 idle CPU cores (plain + BC, 20 epochs each), minutes on a GPU
+    # how many epochs scBasset's cell embedding needs (simulator small, 60 epochs): ~1 h on 2 CPU cores
+    "scbasset_convergence": ["scbasset.py", "convergence"],
+    # issue 3's quality run: ~1.6 h per 10 epochs of plain + BC on 2 idle CPU cores, minutes on a GPU
     "scbasset_medium": ["scbasset.py", "medium", "--checkpoint-dir", "/tmp/seqatac_scbasset_medium"],
     "epifoundation_memory": ["epifoundation.py", "memory"],
     "epifoundation_quality": ["epifoundation.py", "quality"],

@@ -8,13 +8,17 @@ Usage (from the repository root)::
     python benchmarks/scbasset.py memory  [--cells 100000] [--peaks 50000] [--seconds 240]
     python benchmarks/scbasset.py medium  [--preset medium] [--epochs 20] [--bc-lambda 1e-6 ...] [--backgrounds 1000]
                                           [--ism-peaks 64] [--device auto] [--threads 2] [--checkpoint-dir DIR]
+    python benchmarks/scbasset.py convergence [--preset small] [--epochs 60] [--every 5] [--checkpoint-dir DIR]
 
 Each part writes ``benchmarks/results/scbasset_<part>.json`` (``medium`` on another preset:
-``scbasset_medium_<preset>.json``). Medium (issue 3): plain scBasset trained ``--epochs`` epochs on the
+``scbasset_medium_<preset>.json``, rewritten after every stage with ``complete`` and ``stages_done`` so that a
+run cut short keeps what it measured). Medium (issue 3): plain scBasset trained ``--epochs`` epochs on the
 simulator preset (throughput, peak RSS, device, precision), held-out auROC/auPR, label score / Leiden ARI-NMI /
 iLISI against LSI and chromVAR z-scores, TF activity of the simulator's JASPAR panel (correlation with the
 true activity, primary-driver rank), ISM auROC at planted motif positions, scBasset-BC per λ, and pass/fail
-of the acceptance points; plus ``scbasset_medium.png`` on ``medium``. Speed: one training step (forward, BCE,
+of the acceptance points; plus ``scbasset_medium.png`` on ``medium``. Convergence: label score (k = 50) and
+auROC of plain scBasset every ``--every`` epochs against LSI's (``scbasset_convergence_<preset>.json``, rewritten
+after each chunk, and ``.png``): how many epochs the cell embedding needs. Speed: one training step (forward, BCE,
 backward, Adam) of the default architecture on 128 peaks × 2,034 cells, as the reference numbers in
 specs/scbasset.md (authors' TF 2.15 fp32 1.32 s; plain PyTorch eager fp32 3.0 s; Conv2d channels-last +
 bf16 probe 0.91 s, idle 2 cores). Every record carries the 1-minute load average before and after, and
@@ -441,13 +445,19 @@ def medium(args) -> None:
         "preset": args.preset, "seed": args.seed, "epochs": args.epochs, "threads": args.threads,
         "data": {"n_cells": int(adata.n_obs), "n_peaks": int(adata.n_vars), "n_cell_types": int(len(set(labels))),
                  "n_batches": int(len(set(batch))), "density": float(truth["summary"]["density"])},
-        "machine": _machine(args.threads), "load_before": load_before,
+        "machine": _machine(args.threads), "load_before": load_before, "complete": False, "stages_done": [],
     }
+    suffix = "" if args.preset == "medium" else f"_{args.preset}"
+
+    def stage_done(stage: str) -> None:  # a run cut short (hours on CPU) keeps what it measured
+        result["stages_done"].append(stage)
+        write_result(f"scbasset_medium{suffix}.json", result)
 
     # 1-2. plain scBasset: training throughput and held-out peaks
     model, result["training"] = _medium_fit(args, adata, sim.genome, "scbasset")
     result["heldout_test"] = model.evaluate("test")["summary"]
     print("  held-out:", json.dumps(result["heldout_test"]), flush=True)
+    stage_done("training")
 
     # 3. embeddings against LSI and chromVAR-style deviations (per-motif z-scores of the panel as features)
     lsi(adata, random_state=0)
@@ -461,6 +471,7 @@ def medium(args) -> None:
         result["embeddings"][name] = embedding_metrics(X, labels, batch)
         print(f"  {name}:", json.dumps(result["embeddings"][name]), flush=True)
     result["embeddings"]["chromvar"]["n_features"] = int(finite.sum())
+    stage_done("embeddings")
 
     # 4. TF activity by motif insertion (and chromVAR's deviations as the baseline TF activity)
     tf_started = time.perf_counter()
@@ -470,10 +481,12 @@ def medium(args) -> None:
                              **_medium_tf_scores(activity, adata, truth, labels)}
     result["tf_activity_chromvar"] = _medium_tf_scores(adata.obsm["chromvar"], adata, truth, labels)
     print("  TF activity:", json.dumps({k: v for k, v in result["tf_activity"].items() if k != "pearson"}), flush=True)
+    stage_done("tf_activity")
 
     # 5. ISM at planted motif positions
     result["ism"] = _medium_ism(model, adata, truth, labels, args.ism_peaks, args.seed)
     print("  ISM:", json.dumps({k: v for k, v in result["ism"].items() if k != "per_peak"}), flush=True)
+    stage_done("ism")
     plain = result["embeddings"]["scbasset"]
     del model
 
@@ -488,6 +501,7 @@ def medium(args) -> None:
         run["accepted"] = bool(run["ilisi_gain"] > 0 and run["label_score_loss"] <= 0.05)
         result["scbasset_bc"].append(run)
         print(f"  BC λ={l2:g}:", json.dumps({k: v for k, v in run.items() if k != "training"}), flush=True)
+        stage_done(f"bc_{l2:g}")
         del bc
 
     # 7. acceptance and output
@@ -501,10 +515,67 @@ def medium(args) -> None:
     result["wall_seconds"] = time.perf_counter() - started
     result["peak_rss_gb"] = memory_gb("VmHWM")
     print("  acceptance:", json.dumps(result["acceptance"]), flush=True)
-    suffix = "" if args.preset == "medium" else f"_{args.preset}"
-    write_result(f"scbasset_medium{suffix}.json", result)
+    result["complete"] = True
+    stage_done("acceptance")
     if args.preset == "medium":
         _medium_plot(result, RESULTS / "scbasset_medium.png")
+
+
+def convergence(args) -> None:
+    """Label score of plain scBasset's cell embedding every ``args.every`` epochs, against LSI's, on a preset."""
+    from cellspace import embedding_metrics
+
+    from seqatac.baselines import lsi
+    from seqatac.models import ScBasset
+    from seqatac.simulate import simulate_atac
+
+    torch.set_num_threads(args.threads)
+    sim = simulate_atac(args.preset, random_state=args.seed, rna=False)
+    adata = sim.atac
+    labels = adata.obs["cell_type"].astype(str).to_numpy()
+    batch = adata.obs["batch"].astype(str).to_numpy()
+    lsi(adata, random_state=0)
+    result = {"command": " ".join(["python benchmarks/scbasset.py", *sys.argv[1:]]), "preset": args.preset,
+              "seed": args.seed, "data": {"n_cells": int(adata.n_obs), "n_peaks": int(adata.n_vars)},
+              "machine": _machine(args.threads), "lsi": embedding_metrics(adata.obsm["X_lsi"], labels, batch),
+              "records": [], "complete": False}
+    ScBasset.setup_anndata(adata)
+    model = ScBasset(adata, sim.genome, random_state=args.seed)
+    checkpoint = Path(args.checkpoint_dir or RESULTS.parent / ".checkpoints") / f"convergence_{args.preset}_seed{args.seed}"
+    name = f"scbasset_convergence_{args.preset}.json"
+    for epochs in range(args.every, args.epochs + 1, args.every):
+        model.fit(max_epochs=epochs, precision=args.precision, n_threads=args.threads, checkpoint_dir=checkpoint,
+                  resume=True, restore_best=False)
+        last = model.history.iloc[-1]
+        record = {"epoch": int(len(model.history)), "train_auroc": float(last["train_auroc"]),
+                  "val_auroc": float(last["val_auroc"]), "s_per_epoch": float(np.median(model.history["seconds"])),
+                  **embedding_metrics(model.get_latent_representation(), labels, batch)}
+        result["records"].append(record)
+        print(json.dumps(record), flush=True)
+        write_result(name, result)
+    result["complete"] = True
+    write_result(name, result)
+    _convergence_plot(result, RESULTS / name.replace(".json", ".png"))
+
+
+def _convergence_plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in result["records"]]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(epochs, [r["label_score_k50"] for r in result["records"]], marker="o", label="scBasset")
+    ax.axhline(result["lsi"]["label_score_k50"], color="grey", ls="--", label="LSI")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("label score (k = 50)")
+    ax.set_title(f"scBasset cell embedding vs epochs (simulator '{result['preset']}')", fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
 
 
 def main() -> None:
@@ -542,6 +613,15 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint each run under DIR/<run name> and resume")
     p.set_defaults(func=medium)
+    p = parts.add_parser("convergence", help="label score of the cell embedding vs epochs")
+    p.add_argument("--preset", default="small")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--every", type=int, default=5, help="epochs between evaluations")
+    p.add_argument("--precision", default="auto")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--checkpoint-dir", default=None, help="checkpoints (default benchmarks/.checkpoints, git-ignored)")
+    p.set_defaults(func=convergence)
     args = parser.parse_args()
     global STEP_GFLOP
     STEP_GFLOP = _step_gflop()
