@@ -23,7 +23,8 @@ BENCHMARKS = {
     "scbasset_memory": ["scbasset.py", "memory"],
     # how many epochs scBasset's cell embedding needs (simulator small, 60 epochs): ~1 h on 2 CPU cores
     "scbasset_convergence": ["scbasset.py", "convergence"],
-    # issue 3's quality run: ~1.6 h per 10 epochs of plain + BC on 2 idle CPU cores, minutes on a GPU
+    # issue 3's quality run: ~5 min per epoch of each of plain and BC on 2 CPU cores (the embedding needs
+    # many more than the default 20 epochs: REPORT.md), far less on a GPU
     "scbasset_medium": ["scbasset.py", "medium", "--checkpoint-dir", "/tmp/seqatac_scbasset_medium"],
     "epifoundation_memory": ["epifoundation.py", "memory"],
     "epifoundation_quality": ["epifoundation.py", "quality"],

@@ -543,9 +543,18 @@ def convergence(args) -> None:
     model = ScBasset(adata, sim.genome, random_state=args.seed)
     checkpoint = Path(args.checkpoint_dir or RESULTS.parent / ".checkpoints") / f"convergence_{args.preset}_seed{args.seed}"
     name = f"scbasset_convergence_{args.preset}.json"
+    earlier = {}  # records of a previous run of the same checkpoint, kept when it is continued to more epochs
+    if (RESULTS / name).is_file():
+        previous = json.loads((RESULTS / name).read_text())
+        if (previous["preset"], previous["seed"]) == (args.preset, args.seed):
+            earlier = {record["epoch"]: record for record in previous["records"]}
     for epochs in range(args.every, args.epochs + 1, args.every):
         model.fit(max_epochs=epochs, precision=args.precision, n_threads=args.threads, checkpoint_dir=checkpoint,
                   resume=True, restore_best=False)
+        if len(model.history) > epochs:  # the checkpoint is already past this chunk
+            if epochs in earlier:
+                result["records"].append(earlier[epochs])
+            continue
         last = model.history.iloc[-1]
         record = {"epoch": int(len(model.history)), "train_auroc": float(last["train_auroc"]),
                   "val_auroc": float(last["val_auroc"]), "s_per_epoch": float(np.median(model.history["seconds"])),
