@@ -29,6 +29,7 @@ Usage: ``python benchmarks/cellspace.py [--sections speed medium] [--epochs 50] 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import resource
@@ -252,10 +253,12 @@ def driver_summary(activity, labels, truth) -> dict:
     }
 
 
-def motif_analyses(model, adata, truth, panel, resolution: float, top_kmers: int) -> dict:
-    """Driver-TF ranks from the panel's TF activity and de novo motifs from Leiden clusters and true types."""
+def motif_analyses(model, adata, genome, truth, panel, resolution: float, top_kmers: int) -> dict:
+    """Driver-TF ranks from the panel's TF activity, and de novo motifs from Leiden clusters and true types:
+    PFMs of the 10-mers (the paper's recipe, ``*_10mer_pfms``) and PFMs refined on the peaks' sites."""
     from seqatac import tl
     from seqatac.data import jaspar
+    from seqatac.data._regions import parse_regions
 
     tfs = truth["tfs"]
     labels = adata.obs["cell_type"].to_numpy()
@@ -267,9 +270,14 @@ def motif_analyses(model, adata, truth, panel, resolution: float, top_kmers: int
     tl.merge_small_clusters(adata, min_cells=50)
     planted = tfs[tfs["used"]]
     known = jaspar()
-    for name, groups in (("denovo_leiden", adata.obs["leiden"].astype(str).to_numpy()), ("denovo_true_types", labels)):
+    regions = parse_regions(adata.var)
+    sequences = [genome.fetch(r.chrom, r.start, r.end) for r in regions.itertuples()]
+    groupings = {"denovo_leiden": adata.obs["leiden"].astype(str).to_numpy(), "denovo_true_types": labels}
+    for (name, groups), refine in itertools.product(groupings.items(), (False, True)):
+        name = name if refine else f"{name}_10mer_pfms"
         started = time.perf_counter()
-        denovo = tl.denovo_motifs(model, groups, top_kmers=top_kmers, known_motifs=known)
+        denovo = tl.denovo_motifs(model, groups, top_kmers=top_kmers, known_motifs=known,
+                                  sequences=sequences if refine else None)
         seconds = time.perf_counter() - started
         # rank of each planted motif among all JASPAR motifs, for its best-matching de novo motif
         rank = {tf: None for tf in planted["tf"]}
@@ -340,14 +348,16 @@ def medium_section(args) -> dict:
             "command": " ".join(["python benchmarks/cellspace.py", *sys.argv[1:]]),
         }
         print(f"  {name}:", json.dumps(run["metrics"]), flush=True)
-        run.update(motif_analyses(model, data, truth, panel, args.resolution, args.top_kmers))
+        run.update(motif_analyses(model, data, sim.genome, truth, panel, args.resolution, args.top_kmers))
         result[name] = run
         if name == "cellspace_variable_peaks":
-            plot_medium(model, data, truth, panel)
+            suffix = "" if (args.preset, args.medium_seed) == ("medium", 0) else f"_{args.preset}_seed{args.medium_seed}"
+            plot_medium(model, data, truth, panel, suffix)
     return result
 
 
-def plot_medium(model, adata, truth, panel) -> None:
+def plot_medium(model, adata, truth, panel, suffix: str) -> None:
+    """Joint cells + motifs embedding and training loss of the main run (``suffix`` names other data's plots)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -361,14 +371,14 @@ def plot_medium(model, adata, truth, panel) -> None:
     motif_embedding.index = [names.get(c, c) for c in motif_embedding.index]
     pl.joint_embedding(subset, motif_embedding, color="cell_type", method="auto", random_state=0,
                        title="CellSpace (medium, variable peaks): 3,000 cells and the simulator's TF motifs",
-                       save=RESULTS / "cellspace_joint_embedding.png")
+                       save=RESULTS / f"cellspace_joint_embedding{suffix}.png")
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(np.arange(1, len(model.history["loss"]) + 1), model.history["loss"], marker="o", ms=3)
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean loss per example")
     ax.set_title("CellSpace training loss (medium, variable peaks)")
     fig.tight_layout()
-    fig.savefig(RESULTS / "cellspace_loss.png", dpi=110)
+    fig.savefig(RESULTS / f"cellspace_loss{suffix}.png", dpi=110)
     plt.close(fig)
 
 

@@ -10,9 +10,9 @@ from anndata import AnnData
 
 from seqatac import SeqatacInputError
 from seqatac import pl, tl
-from seqatac.data import Motif, encode_sequence, reverse_complement
+from seqatac.data import Motif, decode_sequence, encode_sequence, reverse_complement
 from seqatac.models.cellspace import canonical_kmers
-from seqatac.tl._denovo import _pairwise_alignment
+from seqatac.tl._denovo import _SiteSearch, _merge_redundant, _pairwise_alignment
 
 
 def _two_arcs() -> np.ndarray:
@@ -123,6 +123,15 @@ class _PlantedModel:
     def get_kmer_embedding(self):
         return self.kmers
 
+    def embed_sequences(self, codes):
+        """Mean of the canonical 4-mer rows of each sequence (as CellSpace's k-mer-only embedding, up to scale)."""
+        rows = []
+        for row in codes:
+            text = "".join("ACGTN"[c] for c in row)
+            kmers = [text[i : i + 4] for i in range(len(text) - 3) if "N" not in text[i : i + 4]]
+            rows.append(np.mean([self.kmers.loc[min(m, reverse_complement(m))] for m in kmers], axis=0))
+        return np.array(rows)
+
 
 def test_denovo_motifs_recover_planted_sequences():
     planted = {"A": "ACCGTA", "B": "TTGCAG"}
@@ -142,6 +151,66 @@ def test_denovo_motifs_recover_planted_sequences():
     again = tl.denovo_motifs(model, series, kmer_length=6, n_neighbors=4, min_fraction=0.5, min_size=1,
                              max_shift=1, known_motifs=known)
     pd.testing.assert_frame_equal(again.table, result.table)
+
+
+def _sites_and_decoy() -> tuple[Motif, Motif]:
+    """A 10-bp motif around the planted 6-mer ACCGTA and a decoy with the same core but other flanks."""
+    def soft(sequence):
+        return Motif(sequence, sequence, np.eye(4)[encode_sequence(sequence).astype(int)] * 0.8 + 0.05)
+    return soft("TGACCGTACA"), soft("CAACCGTATG")
+
+
+def test_denovo_refinement_learns_the_sites_flanks():
+    planted = {"A": "ACCGTA", "B": "TTGCAG"}
+    model = _PlantedModel(planted)
+    sites, decoy = _sites_and_decoy()
+    rng = np.random.default_rng(1)
+    sequences = rng.integers(0, 4, size=(200, 80)).astype(np.int8)
+    instances = sites.sample(n=100, random_state=2)
+    for row, site in zip(range(0, 200, 2), instances):  # every other sequence holds a site, on either strand
+        start = rng.integers(0, 70)
+        sequences[row, start : start + 10] = site if rng.random() < 0.5 else (3 - site)[::-1]
+    options = dict(kmer_length=6, n_neighbors=4, min_fraction=0.5, min_size=1, max_shift=1,
+                   known_motifs=[decoy, sites])
+    seeds = tl.denovo_motifs(model, model.groups, **options)
+    seed_a = seeds.table[seeds.table["group"] == "A"].index[0]
+    # from the 6-mers alone the flanks are unknown: the motif matches the decoy exactly as well
+    score = tl.motif_similarity([seeds.motifs[list(seeds.table.index).index(seed_a)]], [decoy, sites])
+    assert score.iloc[0, 0] == pytest.approx(score.iloc[0, 1])
+    refined = tl.denovo_motifs(model, model.groups, sequences=sequences, refine_fraction=1.0, **options)
+    row = refined.table.loc[seed_a]
+    assert row["seed_consensus"] == seeds.table.loc[seed_a, "consensus"]
+    assert row["best_match_id"] == sites.id and row["similarity"] > 0.8
+    assert 0.35 < row["site_fraction"] < 0.65  # half the sequences hold a site
+    assert refined.motifs[list(refined.table.index).index(seed_a)].length >= 9
+    again = tl.denovo_motifs(model, model.groups, sequences=[decode_sequence(s) for s in sequences],
+                             refine_fraction=1.0, **options)
+    pd.testing.assert_frame_equal(again.table, refined.table)  # strings or codes, deterministic
+    with pytest.raises(SeqatacInputError, match="refine_fraction"):
+        tl.denovo_motifs(model, model.groups, sequences=sequences, refine_fraction=0.0, **options)
+
+
+def test_merge_redundant_folds_a_motif_into_its_reverse_complement_twin():
+    first, other = _one_hot_motif("first", "ACGTTGCAAG"), _one_hot_motif("other", "TTTTAAAACC")
+    twin = _one_hot_motif("twin", "G" + reverse_complement("ACGTTGCAAG"))  # one column longer, other strand
+    candidates = [(first, np.array([0, 1]), {}), (other, np.array([2]), {}), (twin, np.array([3]), {})]
+    merged = _merge_redundant(candidates, 0.9)
+    assert [m.id for m, _, _ in merged] == ["first", "other"]
+    assert list(merged[0][1]) == [0, 1, 3] and list(merged[1][1]) == [2]
+    assert len(_merge_redundant(candidates, 0.99)) == 3  # "twin" matches "first" at 10 of its 11 columns
+
+
+def test_refinement_foreground_is_the_groups_sequences():
+    model = _PlantedModel({"A": "ACCGTA", "B": "TTGCAG"})
+    rng = np.random.default_rng(0)
+    random_rows = ["".join(rng.choice(list("ACGT"), 40)) for _ in range(6)]
+    sequences = random_rows[:3] + ["ACCGTA" * 7] * 2 + random_rows[3:] + ["TTGCAG" * 7]
+    search = _SiteSearch(model, sequences)
+    groups = np.asarray(model.groups)
+    assert list(search.foreground(groups == "A", 2 / 9)) == [3, 4]
+    assert list(search.foreground(groups == "B", 1 / 9)) == [8]
+    with pytest.raises(SeqatacInputError, match="empty"):
+        _SiteSearch(model, [])
 
 
 def test_joint_embedding_plot(tmp_path):

@@ -10,7 +10,16 @@
    (The authors use R's ``kmer::cluster`` on k-mer counts; this alignment distance suits 10-mers.)
 5. Each cluster of more than three 10-mers is aligned to its medoid (ungapped, best shift and strand;
    the authors use ClustalW) and its PFM is built from the columns covered by at least half the members.
-6. Each PFM is compared with known motifs (JASPAR by default): the similarity of a query to a known motif is
+6. Optionally (``sequences`` given: the peaks' DNA), each PFM seeds an EM refinement on real sites (an
+   addition to the paper's recipe): the peaks whose CellSpace embedding is closest to the motif's cell group
+   are the foreground; a zero-or-one-occurrence-per-sequence (ZOOPS) mixture of the motif, widened by
+   ``refine_flank`` columns on each side, against a 2nd-order Markov background fitted on all the sequences,
+   is fitted by EM (as MEME refines a seed), and columns with little information are trimmed. PFMs built from
+   the 10-mers nearest the cells over-weight the consensus and stop at 10 bp; the refined ones follow the
+   variability and the length of the sites, and match the right member of a TF family more often.
+7. Motifs whose PFMs match each other closely both ways (``merge_similarity``) are merged into the one from
+   the larger cluster (refined seeds of one TF often converge on the same PFM).
+8. Each PFM is compared with known motifs (JASPAR by default): the similarity of a query to a known motif is
    the largest sum, over an ungapped alignment on either strand, of the Pearson correlations of aligned
    columns, divided by the query length (1 = every query column perfectly matched).
 """
@@ -28,7 +37,9 @@ from scipy.spatial.distance import squareform
 
 from .._errors import SeqatacInputError
 from ..data._motifs import Motif, jaspar, read_motifs
+from ..data._sequence import N_CODE
 from ..models.cellspace._kmers import _kmer_lookup, kmer_rows
+from ..models.cellspace._model import _as_code_rows, _pad_codes
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +78,11 @@ def denovo_motifs(
     cut_height: float = 0.5,
     min_size: int = 4,
     max_shift: int = 3,
+    sequences=None,
+    refine_fraction: float = 0.2,
+    refine_iterations: int = 10,
+    refine_flank: int = 2,
+    merge_similarity: float | None = 0.9,
     known_motifs=None,
     batch_size: int = 256,
 ) -> DenovoMotifs:
@@ -99,6 +115,21 @@ def denovo_motifs(
         Smallest cluster turned into a motif (4, i.e. "more than three").
     max_shift
         Largest shift in bp when aligning two 10-mers.
+    sequences
+        DNA of the model's training peaks (a list of strings, or ``int8`` codes ``(n, L)``, e.g.
+        ``genome.encode_regions(adata.var, width=500)``), to refine every PFM on its sites (step 6); None
+        keeps the PFMs built from the 10-mers (the paper's recipe).
+    refine_fraction
+        Fraction of ``sequences`` used as a motif's foreground: those most cosine-similar to the mean
+        direction of its group's cells (0.2).
+    refine_iterations
+        EM iterations (10).
+    refine_flank
+        Background columns added on each side of the seed PFM, so that the motif can grow past the 10-mers (2).
+    merge_similarity
+        A motif whose PFM and that of a motif from a larger cluster match each other at least this well (both
+        ways, :func:`motif_similarity`) is merged into it: its 10-mers and groups join the larger one's (0.9;
+        None keeps every cluster's motif). Refined seeds of one TF often converge on the same PFM.
     known_motifs
         Motifs to compare with: a list of :class:`~seqatac.data.Motif`, a motif file, or None for JASPAR
         2024 CORE vertebrates.
@@ -117,7 +148,13 @@ def denovo_motifs(
     k = model.config.k
     if not k <= kmer_length <= 12:
         raise SeqatacInputError(f"kmer_length={kmer_length} must lie between the model's k={k} and 12.")
+    if not 0 < refine_fraction <= 1 or refine_iterations < 1 or refine_flank < 0:
+        raise SeqatacInputError(
+            f"refine_fraction={refine_fraction} must lie in (0, 1], refine_iterations={refine_iterations} be >= 1 "
+            f"and refine_flank={refine_flank} be >= 0."
+        )
     labels = _cell_groups(model, groups)
+    sites = None if sequences is None else _SiteSearch(model, sequences)
     mer_codes, mer_embedding = _mer_embedding(model, kmer_length, min_kmer_quantile)
     neighbours = _nearest_mers(model.get_latent_representation(), mer_embedding, n_neighbors, batch_size)
     kept: dict[int, list] = {}
@@ -141,18 +178,27 @@ def denovo_motifs(
     tree = linkage(squareform(1.0 - similarity, checks=False), method="average")
     cluster_of = fcluster(tree, t=cut_height, criterion="distance")
     known = _known(known_motifs)
-    rows, motifs, embeddings = [], [], []
     clusters = [c for c in np.unique(cluster_of) if (cluster_of == c).sum() >= min_size]
     clusters.sort(key=lambda c: -(cluster_of == c).sum())
-    for number, cluster in enumerate(clusters, start=1):
+    candidates = []  # (PFM, member 10-mers, refinement columns), largest cluster first
+    for cluster in clusters:
         members = np.flatnonzero(cluster_of == cluster)
+        motif = _aligned_motif(f"cluster_{cluster}", codes, members, similarity, shift, strand, max_shift)
+        refinement = {}
+        if sites is not None:
+            seed_consensus = motif.consensus
+            group = _ranked_groups(mers[members], kept)[0]
+            foreground = sites.foreground(labels == group, refine_fraction)
+            motif, site_fraction = sites.refine(motif, foreground, iterations=refine_iterations, flank=refine_flank)
+            refinement = {"seed_consensus": seed_consensus, "site_fraction": site_fraction}
+        candidates.append((motif, members, refinement))
+    if merge_similarity is not None and len(candidates) > 1:
+        candidates = _merge_redundant(candidates, merge_similarity)
+    rows, motifs, embeddings = [], [], []
+    for number, (motif, members, refinement) in enumerate(candidates, start=1):
         name = f"denovo_{number}"
-        motif = _aligned_motif(name, codes, members, similarity, shift, strand, max_shift)
-        contributions: dict = {}
-        for mer in mers[members]:
-            for group, count in kept[int(mer)]:
-                contributions[group] = contributions.get(group, 0) + count
-        ranked_groups = sorted(contributions, key=lambda g: -contributions[g])
+        motif = Motif(name, name, motif.pfm)
+        ranked_groups = _ranked_groups(mers[members], kept)
         matches = compare_motifs([motif], known, top=3).iloc[0] if known else None
         rows.append(
             {
@@ -165,6 +211,7 @@ def denovo_motifs(
                 "best_match_name": matches["best_match_name"] if known else None,
                 "similarity": matches["similarity"] if known else np.nan,
                 "top_matches": matches["top_matches"] if known else None,
+                **refinement,
             }
         )
         motifs.append(motif)
@@ -236,6 +283,28 @@ def compare_motifs(queries: list[Motif], known: list[Motif], *, top: int = 3, mi
 
 
 # ============================================================================================ helpers
+
+
+def _ranked_groups(mers: np.ndarray, kept: dict) -> list:
+    """Cell groups whose kept 10-mers include ``mers``, by their summed neighbour counts (most first)."""
+    contributions: dict = {}
+    for mer in mers:
+        for group, count in kept[int(mer)]:
+            contributions[group] = contributions.get(group, 0) + count
+    return sorted(contributions, key=lambda g: -contributions[g])
+
+
+def _merge_redundant(candidates: list, threshold: float) -> list:
+    """Fold each candidate ``(motif, members, refinement)`` into the first earlier one whose PFM matches it
+    at least ``threshold`` both ways; the earlier one keeps its PFM and gains the members."""
+    pfms = [motif for motif, _, _ in candidates]
+    score = motif_similarity(pfms, pfms).to_numpy()
+    mutual = np.minimum(score, score.T)
+    merged: dict[int, list] = {}
+    for i, (_, members, _) in enumerate(candidates):
+        target = next((j for j in merged if mutual[i, j] >= threshold), None)
+        merged.setdefault(i if target is None else target, []).append(members)
+    return [(candidates[j][0], np.concatenate(parts), candidates[j][2]) for j, parts in merged.items()]
 
 
 def _cell_groups(model, groups) -> np.ndarray:
@@ -346,6 +415,138 @@ def _aligned_motif(name, codes, members, similarity, shift, strand, max_shift) -
     covered = np.flatnonzero(coverage >= len(members) / 2)
     span = slice(covered[0], covered[-1] + 1)
     return Motif.from_counts(name, name, counts[span], pseudocount=0.25)
+
+class _SiteSearch:
+    """The training peaks' DNA, their CellSpace embedding and a 2nd-order Markov background, for refining
+    de novo PFMs on their sites (ZOOPS EM, as MEME does from a seed)."""
+
+    _MIN_INFORMATION = 0.3  # bits (against the base composition) a kept end column must carry
+    _MIN_POSTERIOR = 1e-4  # sites below this posterior are left out of the expected counts
+    _BATCH = 2048  # sequences scanned at once
+
+    def __init__(self, model, sequences):
+        rows = _as_code_rows(sequences)
+        if not rows:
+            raise SeqatacInputError("sequences is empty; pass the DNA of the model's training peaks.")
+        self.codes = _pad_codes(rows, model.config.k)
+        embedding = model.embed_sequences(self.codes)
+        norms = np.linalg.norm(embedding, axis=1, keepdims=True)
+        self.unit = np.nan_to_num(embedding / np.where(norms > 0, norms, 1.0))
+        self.cells = model.get_latent_representation()
+        self.cells = self.cells / np.maximum(np.linalg.norm(self.cells, axis=1, keepdims=True), 1e-12)
+        self.base, self.log_transition = _markov_background(self.codes)
+
+    def foreground(self, in_group: np.ndarray, fraction: float) -> np.ndarray:
+        """Indices of the ``fraction`` of sequences most cosine-similar to the mean direction of a group's cells."""
+        score = self.unit @ self.cells[in_group].mean(axis=0)
+        n = max(1, int(np.ceil(fraction * len(score))))
+        return np.sort(np.argsort(-score, kind="stable")[:n])
+
+    def refine(self, seed: Motif, rows: np.ndarray, *, iterations: int, flank: int) -> tuple[Motif, float]:
+        """Fit a ZOOPS mixture (sites on either strand, at most one per sequence) seeded with ``seed`` to the
+        sequences ``rows``; returns the trimmed PFM and the fraction of sequences with a site."""
+        padding = np.tile(self.base, (flank, 1))
+        pfm = 0.9 * np.vstack([padding, seed.pfm, padding]) + 0.1 * self.base
+        width = len(pfm)
+        batches = [self._prepare(rows[begin : begin + self._BATCH], width) for begin in range(0, len(rows), self._BATCH)]
+        site_fraction = 0.1
+        for _ in range(iterations):
+            counts = np.zeros((width, 5))
+            with_site = 0.0
+            for codes, one_hot, background in batches:
+                posterior, has_site = _posterior(one_hot, background, pfm, site_fraction)
+                counts += _site_counts(codes, posterior, self._MIN_POSTERIOR)
+                with_site += has_site.sum()
+            pfm = (counts[:, :4] + 0.25 * self.base) / (counts[:, :4].sum(axis=1, keepdims=True) + 0.25)
+            site_fraction = float(np.clip(with_site / len(rows), 1e-4, 0.99))
+        information = (pfm * np.log2(pfm / self.base)).sum(axis=1)
+        kept = np.flatnonzero(information >= self._MIN_INFORMATION)
+        if len(kept):
+            pfm = pfm[kept[0] : kept[-1] + 1]
+        return Motif(seed.id, seed.name, pfm / pfm.sum(axis=1, keepdims=True)), site_fraction
+
+    def _prepare(self, rows: np.ndarray, width: int):
+        """Codes, one-hot ``(n, 4, L)`` and background log probability of every ``width``-long window
+        ``(n, L - width + 1)`` (−inf where it holds an N) of the sequences ``rows``."""
+        codes = self.codes[rows]
+        one_hot = torch.nn.functional.one_hot(torch.from_numpy(codes.astype(np.int64)), 5)[..., :4]
+        if codes.shape[1] < width:
+            return codes, one_hot.permute(0, 2, 1).float(), np.zeros((len(codes), 0))
+        background = _window_sums(_markov_log_probability(codes, self.base, self.log_transition), width)
+        background[_window_sums((codes == N_CODE).astype(np.float64), width) > 0] = -np.inf
+        return codes, one_hot.permute(0, 2, 1).float(), background
+
+
+def _posterior(one_hot: torch.Tensor, background: np.ndarray, pfm: np.ndarray, site_fraction: float):
+    """ZOOPS E-step: posterior ``(n, 2, J)`` of a site at each start and strand, and posterior ``(n,)`` that
+    the sequence holds a site, given the PFM, the windows' background log probability and the prior."""
+    n, n_starts = background.shape
+    if n_starts == 0:
+        return np.zeros((n, 2, 0)), np.zeros(n)
+    log_pfm = torch.from_numpy(np.log(pfm).T.astype(np.float32))  # (4, W)
+    kernel = torch.stack([log_pfm, log_pfm.flip(0, 1)])  # forward, reverse complement
+    with torch.inference_mode():
+        score = torch.nn.functional.conv1d(one_hot, kernel).double().numpy() - background[:, None]
+    flat = score.reshape(n, -1)
+    peak = flat.max(axis=1, keepdims=True)
+    valid = np.isfinite(peak[:, 0])
+    peak[~valid] = 0.0
+    weights = np.exp(flat - peak)
+    total = np.maximum(weights.sum(axis=1), 1e-300)
+    # log of the mean likelihood ratio of "a site somewhere" against background
+    log_ratio = np.log(total) + peak[:, 0] - np.log(flat.shape[1])
+    odds = np.log(site_fraction) - np.log1p(-site_fraction) + log_ratio
+    has_site = np.where(valid, 1.0 / (1.0 + np.exp(-np.clip(odds, -700, 700))), 0.0)
+    posterior = weights / total[:, None] * has_site[:, None]
+    return posterior.reshape(score.shape), has_site
+
+
+def _markov_background(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Base composition ``(4,)`` and log transition table ``(16, 4)`` (previous two bases -> next) of the
+    sequences, both strands counted (so that neither strand is favoured); one pseudocount per triplet,
+    triplets with an N left out."""
+    base = np.bincount(codes[codes != N_CODE].ravel().astype(np.int64), minlength=4)[:4] + 1.0
+    base = base + base[::-1]
+    triplets = np.zeros(64)
+    for begin in range(0, len(codes), 4096):
+        block = codes[begin : begin + 4096].astype(np.int64)
+        for strand in (block, np.where(block == N_CODE, N_CODE, 3 - block)[:, ::-1]):
+            first, second, third = strand[:, :-2], strand[:, 1:-1], strand[:, 2:]
+            ok = (first != N_CODE) & (second != N_CODE) & (third != N_CODE)
+            triplets += np.bincount((first * 16 + second * 4 + third)[ok], minlength=64)
+    transitions = triplets.reshape(16, 4) + 1.0
+    return base / base.sum(), np.log(transitions / transitions.sum(axis=1, keepdims=True))
+
+
+def _markov_log_probability(codes: np.ndarray, base: np.ndarray, log_transition: np.ndarray) -> np.ndarray:
+    """Per-position background log probability ``(n, L)``: order 2 given the two previous bases where both
+    are known, the base composition otherwise, 0 at N."""
+    codes = codes.astype(np.int64)
+    known = codes != N_CODE
+    out = np.where(known, np.log(base)[np.minimum(codes, 3)], 0.0)
+    context = known[:, :-2] & known[:, 1:-1] & known[:, 2:]
+    index = np.minimum(codes[:, :-2], 3) * 4 + np.minimum(codes[:, 1:-1], 3)
+    out[:, 2:] = np.where(context, log_transition[index, np.minimum(codes[:, 2:], 3)], out[:, 2:])
+    return out
+
+
+def _window_sums(values: np.ndarray, width: int) -> np.ndarray:
+    """Sums ``(n, L - width + 1)`` of every ``width``-long window of each row."""
+    cumulative = np.concatenate([np.zeros((len(values), 1)), np.cumsum(values, axis=1)], axis=1)
+    return cumulative[:, width:] - cumulative[:, :-width]
+
+
+def _site_counts(codes: np.ndarray, posterior: np.ndarray, min_posterior: float) -> np.ndarray:
+    """Expected base counts ``(W, 5)`` of the sites (reverse-strand sites read on the reverse complement),
+    weighted by their posterior; sites below ``min_posterior`` are left out."""
+    width = codes.shape[1] - posterior.shape[2] + 1
+    sequence, strand, start = np.nonzero(posterior > min_posterior)
+    windows = codes[sequence[:, None], start[:, None] + np.arange(width)].astype(np.int64)
+    reverse = strand == 1
+    windows[reverse] = np.where(windows[reverse] == N_CODE, N_CODE, 3 - windows[reverse])[:, ::-1]
+    cells = (np.arange(width) * 5 + windows).ravel()
+    weights = np.repeat(posterior[sequence, strand, start], width)
+    return np.bincount(cells, weights, minlength=width * 5).reshape(width, 5)
 
 
 def _standardize(pfm: np.ndarray) -> np.ndarray:
