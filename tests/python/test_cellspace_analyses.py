@@ -169,7 +169,7 @@ def test_denovo_refinement_learns_the_sites_flanks():
     instances = sites.sample(n=100, random_state=2)
     for row, site in zip(range(0, 200, 2), instances):  # every other sequence holds a site, on either strand
         start = rng.integers(0, 70)
-        sequences[row, start : start + 10] = site if rng.random() < 0.5 else (3 - site)[::-1]
+        sequences[row, start : start + 10] = site if rng.random() < 0.5 else reverse_complement(site)
     options = dict(kmer_length=6, n_neighbors=4, min_fraction=0.5, min_size=1, max_shift=1,
                    known_motifs=[decoy, sites])
     seeds = tl.denovo_motifs(model, model.groups, **options)

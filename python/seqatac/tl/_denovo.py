@@ -37,9 +37,9 @@ from scipy.spatial.distance import squareform
 
 from .._errors import SeqatacInputError
 from ..data._motifs import Motif, jaspar, read_motifs
-from ..data._sequence import N_CODE
+from ..data._sequence import N_CODE, reverse_complement
 from ..models.cellspace._kmers import _kmer_lookup, kmer_rows
-from ..models.cellspace._model import _as_code_rows, _pad_codes
+from ..models.cellspace._model import _as_code_rows, _pad_codes, _unit_rows
 
 logger = logging.getLogger(__name__)
 
@@ -429,11 +429,8 @@ class _SiteSearch:
         if not rows:
             raise SeqatacInputError("sequences is empty; pass the DNA of the model's training peaks.")
         self.codes = _pad_codes(rows, model.config.k)
-        embedding = model.embed_sequences(self.codes)
-        norms = np.linalg.norm(embedding, axis=1, keepdims=True)
-        self.unit = np.nan_to_num(embedding / np.where(norms > 0, norms, 1.0))
-        self.cells = model.get_latent_representation()
-        self.cells = self.cells / np.maximum(np.linalg.norm(self.cells, axis=1, keepdims=True), 1e-12)
+        self.unit = np.nan_to_num(_unit_rows(model.embed_sequences(self.codes)))  # no k-mer: NaN -> 0
+        self.cells = _unit_rows(model.get_latent_representation())
         self.base, self.log_transition = _markov_background(self.codes)
 
     def foreground(self, in_group: np.ndarray, fraction: float) -> np.ndarray:
@@ -470,11 +467,12 @@ class _SiteSearch:
         ``(n, L - width + 1)`` (−inf where it holds an N) of the sequences ``rows``."""
         codes = self.codes[rows]
         one_hot = torch.nn.functional.one_hot(torch.from_numpy(codes.astype(np.int64)), 5)[..., :4]
+        one_hot = one_hot.permute(0, 2, 1).float()
         if codes.shape[1] < width:
-            return codes, one_hot.permute(0, 2, 1).float(), np.zeros((len(codes), 0))
+            return codes, one_hot, np.zeros((len(codes), 0))
         background = _window_sums(_markov_log_probability(codes, self.base, self.log_transition), width)
         background[_window_sums((codes == N_CODE).astype(np.float64), width) > 0] = -np.inf
-        return codes, one_hot.permute(0, 2, 1).float(), background
+        return codes, one_hot, background
 
 
 def _posterior(one_hot: torch.Tensor, background: np.ndarray, pfm: np.ndarray, site_fraction: float):
@@ -510,7 +508,7 @@ def _markov_background(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     triplets = np.zeros(64)
     for begin in range(0, len(codes), 4096):
         block = codes[begin : begin + 4096].astype(np.int64)
-        for strand in (block, np.where(block == N_CODE, N_CODE, 3 - block)[:, ::-1]):
+        for strand in (block, reverse_complement(block)):
             first, second, third = strand[:, :-2], strand[:, 1:-1], strand[:, 2:]
             ok = (first != N_CODE) & (second != N_CODE) & (third != N_CODE)
             triplets += np.bincount((first * 16 + second * 4 + third)[ok], minlength=64)
@@ -543,7 +541,7 @@ def _site_counts(codes: np.ndarray, posterior: np.ndarray, min_posterior: float)
     sequence, strand, start = np.nonzero(posterior > min_posterior)
     windows = codes[sequence[:, None], start[:, None] + np.arange(width)].astype(np.int64)
     reverse = strand == 1
-    windows[reverse] = np.where(windows[reverse] == N_CODE, N_CODE, 3 - windows[reverse])[:, ::-1]
+    windows[reverse] = reverse_complement(windows[reverse])
     cells = (np.arange(width) * 5 + windows).ravel()
     weights = np.repeat(posterior[sequence, strand, start], width)
     return np.bincount(cells, weights, minlength=width * 5).reshape(width, 5)

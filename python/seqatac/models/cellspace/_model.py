@@ -858,7 +858,7 @@ def _read_cells(dir_path: Path) -> pd.DataFrame:
 
 def _as_code_rows(sequences) -> list[np.ndarray]:
     if isinstance(sequences, str):
-        raise SeqatacInputError("embed_sequences expects a list of sequences; wrap a single one as [sequence].")
+        raise SeqatacInputError("sequences must be a list of sequences; wrap a single one as [sequence].")
     if isinstance(sequences, np.ndarray) and sequences.ndim == 2 and np.issubdtype(sequences.dtype, np.integer):
         return [row for row in sequences.astype(np.int8)]
     rows = []
