@@ -23,9 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score
-
 from seqatac.baselines import chromvar_deviations, lsi
 from seqatac.data import jaspar
 from seqatac.metrics import (
@@ -36,6 +33,8 @@ from seqatac.metrics import (
     silhouette_batch,
 )
 from seqatac.simulate import simulate_atac
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
 
 ARI_BAND = (0.4, 0.85)
 ARI_KEYS = ("ari_kmeans", "ari_leiden_at_k", "ari_leiden_scib_sweep")

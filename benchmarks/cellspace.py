@@ -78,7 +78,6 @@ def purity(X: np.ndarray, labels, k: int = 15) -> float:
 def speed_worker(toy_name: str, seed: int, threads: int, epochs: int) -> dict:
     """One timed run in this (fresh) process; prints a JSON line."""
     import torch
-
     from seqatac.models.cellspace import CellSpace
 
     sim = toy(toy_name, seed)
@@ -108,7 +107,6 @@ def speed_worker(toy_name: str, seed: int, threads: int, epochs: int) -> dict:
 def cpp_run(binary: str, toy_name: str, seed: int, threads: int, epochs: int) -> dict:
     """The authors' C++ on the same toy (``-thread`` counts the norm-truncation thread, so workers + 1)."""
     import pandas as pd
-
     from seqatac.data import parse_regions
 
     sim = toy(toy_name, seed)
@@ -209,7 +207,12 @@ def plot_speed(runs: list[dict]) -> None:
 
 
 def embedding_metrics(X: np.ndarray, labels: np.ndarray, batch: np.ndarray) -> dict:
-    from seqatac.metrics import cluster_at_n_labels, ilisi_knn, label_score, nmi_ari_cluster_labels_leiden
+    from seqatac.metrics import (
+        cluster_at_n_labels,
+        ilisi_knn,
+        label_score,
+        nmi_ari_cluster_labels_leiden,
+    )
 
     scores = label_score(X, labels, k=[10, 50, 100])
     at_k = cluster_at_n_labels(X, labels, random_state=0)
@@ -362,7 +365,6 @@ def plot_medium(model, adata, truth, panel, suffix: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from seqatac import pl
 
     names = dict(zip(truth["tfs"]["motif_name"], truth["tfs"]["tf"]))

@@ -48,7 +48,12 @@ INFERENCE = dict(max_len=2048, n_threads=2)
 
 def _forward(length: int, threads: int) -> None:
     """(Subprocess) one cell of ``length`` tokens through the reference encoder; prints a JSON record."""
-    from seqatac.models.epifoundation import CLS, N_SPECIAL, PRESETS, EpiFoundationConfig
+    from seqatac.models.epifoundation import (
+        CLS,
+        N_SPECIAL,
+        PRESETS,
+        EpiFoundationConfig,
+    )
     from seqatac.models.epifoundation._module import build_module
 
     torch.set_num_threads(threads)
@@ -72,7 +77,11 @@ def _forward(length: int, threads: int) -> None:
 
 
 def memory(lengths: list[int], threads: int) -> dict:
-    from seqatac.models.epifoundation import PRESETS, EpiFoundationConfig, encoder_block_parameters
+    from seqatac.models.epifoundation import (
+        PRESETS,
+        EpiFoundationConfig,
+        encoder_block_parameters,
+    )
 
     records = []
     for length in lengths:
@@ -104,7 +113,6 @@ def _plot_memory(records: list[dict]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from seqatac._utils import atomic_path
 
     lengths = [r["length"] for r in records]
@@ -151,13 +159,12 @@ def _expression_summary(truth, predicted) -> tuple[dict, np.ndarray]:
 
 def quality(epochs: dict, seed: int, workdir: Path, preset: str = "medium",
             expression_from: tuple[str, ...] = ("annotated", "pretrained")) -> dict:
-    from sklearn.neighbors import KNeighborsClassifier
-
     from seqatac.baselines import gene_activity, lsi
     from seqatac.metrics import annotation_metrics, benchmark
     from seqatac.models import EpiFoundation
     from seqatac.models.epifoundation import bin_expression
     from seqatac.simulate import simulate_atac
+    from sklearn.neighbors import KNeighborsClassifier
 
     timings, loads = {}, {"start": load_average()}
     started = time.perf_counter()
@@ -285,7 +292,6 @@ def _plot_quality(result: dict, activity_pearson: np.ndarray, epi_pearson: dict[
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from seqatac._utils import atomic_path
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))

@@ -108,7 +108,6 @@ def generate(args) -> dict:
     import anndata as ad
     import h5py
     import scipy.sparse as sp
-
     from seqatac._utils import atomic_path
     from seqatac.data import write_fasta
     from seqatac.simulate import simulate_atac
@@ -234,7 +233,6 @@ def cellspace(args) -> dict:
 def denoise(args) -> dict:
     """Denoised accessibility of ``--denoise-peaks`` peaks × all cells, streamed into an HDF5 file."""
     import h5py
-
     from seqatac.models import ScBasset
     from seqatac.tl import denoise as denoise_to
 

@@ -51,7 +51,7 @@ def _write(name: str, payload: dict) -> None:
 
 
 def _machine(threads: int) -> dict:
-    from seqatac.models._training import cpu_supports_bf16
+    from seqatac._torch import cpu_supports_bf16
 
     return machine(threads=threads, native_bf16=cpu_supports_bf16())
 
@@ -79,8 +79,8 @@ def _step_gflop(n_cells: int = 2034, batch: int = 128) -> float:
 
 def _step_timer(variant: str, steps: int, n_cells: int = 2034, batch: int = 128) -> dict:
     """Median wall time of a full training step, as the Trainer runs it (fused Adam, fp32 heads)."""
+    from seqatac._torch import autocast
     from seqatac.models.scbasset import ScBassetConfig, ScBassetModule
-    from seqatac.models._training import autocast
     from seqatac.tl import codes_to_onehot
 
     generator = torch.Generator().manual_seed(0)
@@ -188,9 +188,8 @@ def quality(args) -> None:
 def planted(args) -> None:
     """Paired fp32-vs-bf16 held-out per-cell auROC over seeds, on the tests' planted-motif data (small model)."""
     sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "python"))
-    from test_scbasset import SMALL, planted_data
-
     from seqatac.models import ScBasset
+    from test_scbasset import SMALL, planted_data
 
     adata, genome, _ = planted_data()
     scores = {}
@@ -334,9 +333,8 @@ def _medium_ism(model, adata, truth, labels, n_peaks: int, seed: int) -> dict:
     two ways: the mean absolute importance over all cells, and the largest absolute per-type mean.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
-
     from seqatac.metrics import ism_position_auroc
+    from tqdm.auto import tqdm
 
     instances = truth["motif_instances"]
     test_names = model.regions.index[model.splits["test"]]
@@ -379,7 +377,6 @@ def _medium_ism(model, adata, truth, labels, n_peaks: int, seed: int) -> dict:
 def _medium_tf_scores(activity, adata, truth, labels) -> dict:
     """Correlation with the simulator's per-cell TF activity and primary-driver recovery (as cellspace.py)."""
     from cellspace import driver_summary, tf_names
-
     from seqatac.metrics import tf_activity_correlation
 
     tfs = truth["tfs"]
@@ -428,7 +425,6 @@ def _medium_plot(result: dict, path: Path) -> None:
 def medium(args) -> None:
     """Issue 3's quality benchmark: scBasset vs LSI and chromVAR, TF activity, ISM and scBasset-BC on a preset."""
     from cellspace import embedding_metrics
-
     from seqatac.baselines import chromvar_deviations, lsi
     from seqatac.data import jaspar
     from seqatac.simulate import simulate_atac
@@ -524,7 +520,6 @@ def medium(args) -> None:
 def convergence(args) -> None:
     """Label score of plain scBasset's cell embedding every ``args.every`` epochs, against LSI's, on a preset."""
     from cellspace import embedding_metrics
-
     from seqatac.baselines import lsi
     from seqatac.models import ScBasset
     from seqatac.simulate import simulate_atac

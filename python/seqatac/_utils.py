@@ -39,6 +39,11 @@ def check_random_state(random_state: int | np.random.Generator | None) -> np.ran
     return np.random.default_rng(random_state)
 
 
+def int_seed(random_state) -> int:
+    """A non-negative int seed drawn from ``random_state`` (an int always gives the same seed)."""
+    return int(check_random_state(random_state).integers(2**31 - 1))
+
+
 def write_h5ad(adata, path: str | os.PathLike) -> None:
     """Write ``adata`` to ``path`` atomically (no partial file if writing fails)."""
     with atomic_path(path) as tmp:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ._errors import SeqatacInputError
 from ._utils import write_h5ad, write_json
-from .data._io import read_h5ad
+from .data import read_h5ad
 
 logger = logging.getLogger("seqatac")
 

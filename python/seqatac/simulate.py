@@ -130,9 +130,15 @@ from scipy import sparse
 from . import _keys
 from ._errors import SeqatacInputError
 from ._utils import atomic_path, write_h5ad
-from .data._genome import Genome, write_fasta
-from .data._motifs import Motif, jaspar
-from .data._sequence import decode_sequence, gc_content, reverse_complement
+from .data import (
+    Genome,
+    Motif,
+    decode_sequence,
+    gc_content,
+    jaspar,
+    reverse_complement,
+    write_fasta,
+)
 
 logger = logging.getLogger(__name__)
 

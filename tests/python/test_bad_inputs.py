@@ -22,7 +22,6 @@ import pyfaidx
 import pytest
 import scipy.sparse as sp
 import torch
-
 from seqatac import SeqatacInputError, SeqatacWarning
 from seqatac.cli import main
 from seqatac.data import (

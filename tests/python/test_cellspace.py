@@ -4,11 +4,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from seqatac import SeqatacInputError, SeqatacWarning
 from seqatac.data import Genome, Motif, encode_sequence, reverse_complement
-from seqatac.models.cellspace import CellSpace, CellSpaceModule, canonical_kmers, n_canonical_kmers
-from seqatac.models.cellspace._kmers import EventSequences, feature_layout, hash_ngrams, window_features
+from seqatac.models.cellspace import (
+    CellSpace,
+    CellSpaceModule,
+    canonical_kmers,
+    n_canonical_kmers,
+)
+from seqatac.models.cellspace._kmers import (
+    EventSequences,
+    feature_layout,
+    hash_ngrams,
+    window_features,
+)
 from seqatac.models.cellspace._model import _chunks, _epoch_parts
 from seqatac.simulate import simulate_atac
 
@@ -316,7 +325,6 @@ def test_bad_inputs_are_explained(tiny):
 
 def test_cli_fit_cellspace(tiny, tmp_path):
     import anndata as ad
-
     from seqatac.cli import main
     from seqatac.simulate import write_simulation
 

@@ -7,12 +7,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from anndata import AnnData
-
-from seqatac import SeqatacInputError
-from seqatac import pl, tl
+from seqatac import SeqatacInputError, pl, tl
 from seqatac.data import Motif, decode_sequence, encode_sequence, reverse_complement
 from seqatac.models.cellspace import canonical_kmers
-from seqatac.tl._denovo import _SiteSearch, _merge_redundant, _pairwise_alignment
+from seqatac.tl._denovo import _merge_redundant, _pairwise_alignment, _SiteSearch
 
 
 def _two_arcs() -> np.ndarray:

@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 from anndata import AnnData
 from scipy import sparse, stats
-
 from seqatac import SeqatacInputError, SeqatacWarning
 from seqatac.baselines._chromvar import (
     background_peaks,

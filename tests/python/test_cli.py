@@ -5,7 +5,6 @@ import json
 import anndata as ad
 import numpy as np
 import pytest
-
 from seqatac.cli import build_parser, main
 
 SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)

@@ -23,7 +23,6 @@ import anndata as ad
 import numpy as np
 import pytest
 import torch
-
 from seqatac import SeqatacWarning, _keys, settings
 from seqatac.cli import main
 from seqatac.data import Genome, read_atac

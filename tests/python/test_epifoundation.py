@@ -8,7 +8,6 @@ import pytest
 import scipy.sparse as sp
 import torch
 from anndata import AnnData
-
 from seqatac import SeqatacInputError, SeqatacWarning
 from seqatac.models import EpiFoundation
 from seqatac.models.epifoundation import (
@@ -18,6 +17,7 @@ from seqatac.models.epifoundation import (
     CellTokens,
     EpiFoundationConfig,
     PeakVocabulary,
+    _train,
     bin_expression,
     chromosome_ids,
     encoder_block_parameters,
@@ -27,7 +27,6 @@ from seqatac.models.epifoundation import (
     token_batches,
     unpad,
 )
-from seqatac.models.epifoundation import _train
 from seqatac.models.epifoundation._module import EncoderBlock, build_module
 
 TINY = dict(preset="tiny", d_model=32, n_heads=2, d_ff=64, n_layers=1, max_len=64, max_genes=32)

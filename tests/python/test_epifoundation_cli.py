@@ -5,9 +5,7 @@ import json
 import anndata as ad
 import numpy as np
 import pytest
-
 from seqatac.cli import main
-
 from test_epifoundation import planted_data
 
 ARCHITECTURE = ["--preset", "tiny", "--set", "max_len=64", "--set", "max_genes=32"]

@@ -6,9 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from seqatac.models import EpiFoundation
-
 from test_epifoundation import TINY, planted_data
 
 OPTIONS = dict(max_epochs=2, max_cells=8, max_tokens=512, verbose=False)

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from anndata import AnnData
 from scipy import sparse
-
 from seqatac import SeqatacInputError, SeqatacWarning
-from seqatac.baselines._gene_activity import chromosome_key, gene_activity, overlapping_pairs
+from seqatac.baselines import gene_activity
+from seqatac.data import chromosome_key, overlapping_pairs
 
 # peaks, 0-based half-open; peak 5 is on "2" while the genes say "chr2" (names must be harmonised)
 PEAKS = pd.DataFrame(

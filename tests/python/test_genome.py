@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 import pytest
-
 from seqatac._errors import SeqatacInputError
 from seqatac.data import Genome, decode_sequence, encode_sequence, write_fasta
 

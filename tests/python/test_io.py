@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import scipy.io
 import scipy.sparse as sp
-
 from seqatac import SeqatacInputError, SeqatacWarning
 from seqatac.data import (
     add_peak_coordinates,

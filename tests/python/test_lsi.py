@@ -4,12 +4,11 @@ import anndata as ad
 import numpy as np
 import pytest
 from scipy import sparse
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score
-
 from seqatac import SeqatacInputError
 from seqatac.baselines._lsi import lsi, tfidf
 from seqatac.simulate import simulate_atac
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
 
 
 def _depth_only(n_cells=300, n_peaks=500, seed=0):

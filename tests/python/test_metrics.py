@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from sklearn.metrics import average_precision_score, roc_auc_score
-
 from seqatac import SeqatacInputError, SeqatacWarning
 from seqatac import metrics as M
 from seqatac.metrics._batch import kbet_acceptance
 from seqatac.metrics._neighbors import umap_connectivities
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 # four cells on a line; labels A = {0, 1}, B = {4, 6}
 LINE = np.array([[0.0], [1.0], [4.0], [6.0]])

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import sparse
-
 from seqatac._errors import SeqatacInputError
 from seqatac.data import (
     Motif,

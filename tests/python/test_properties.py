@@ -8,7 +8,6 @@ import scipy.io
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from seqatac.data import (
     Genome,
     Motif,

@@ -1,12 +1,11 @@
 """The real fixtures in shared/data go through the whole baseline path (read → filter → LSI → metrics)."""
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score
-
 from seqatac.baselines import lsi
 from seqatac.data import filter_peaks, read_atac
 from seqatac.metrics import label_score
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
 
 
 def test_lsi_separates_gm12878_from_h1_in_example_counts(shared_data):

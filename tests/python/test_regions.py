@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from seqatac import SeqatacInputError
 from seqatac.data import parse_regions
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-
 from seqatac import SeqatacInputError
 from seqatac.data import Genome, Motif
 from seqatac.metrics import auroc_auprc

@@ -6,10 +6,8 @@ from pathlib import Path
 import anndata as ad
 import h5py
 import numpy as np
-
 from seqatac.cli import main
 from seqatac.data import write_fasta
-
 from test_scbasset import planted_data
 
 MOTIFS = Path(__file__).parent.parent / "data" / "motifs" / "two.meme"

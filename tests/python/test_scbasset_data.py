@@ -5,11 +5,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-
 from seqatac import SeqatacInputError
 from seqatac.data import one_hot, reverse_complement
-from seqatac.models.scbasset import PeakTargets, augment_codes, split_peaks
 from seqatac.models import _targets
+from seqatac.models.scbasset import PeakTargets, augment_codes, split_peaks
 from seqatac.models.scbasset._data import epoch_batches, peak_filter
 from seqatac.tl import codes_to_onehot
 

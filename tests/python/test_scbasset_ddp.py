@@ -5,9 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from seqatac.models import ScBasset
-
 from test_scbasset import FIT, SMALL, planted_data
 
 SCRIPT = """

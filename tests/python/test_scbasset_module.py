@@ -5,10 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.nn import functional as F
-
 from seqatac import SeqatacInputError
 from seqatac.models.scbasset import NormalizedOutput, ScBassetConfig, ScBassetModule
+from torch.nn import functional as F
 
 TINY = dict(seq_len=60, n_filters_init=6, stem_kernel_size=5, stem_pool_size=3, n_tower_layers=2,
             tower_kernel_size=3, filters_mult=1.5, n_filters_pre_bottleneck=4, bottleneck_size=3)

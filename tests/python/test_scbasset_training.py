@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import roc_auc_score
-
-from seqatac import SeqatacInputError
+from seqatac import SeqatacInputError, _torch
 from seqatac.models import _training as T
+from sklearn.metrics import roc_auc_score
 
 
 def test_binned_auroc_matches_exact_auroc_per_column():
@@ -86,15 +85,15 @@ def test_checkpoint_round_trip_with_rng_states(tmp_path):
 
 
 def test_device_precision_and_threads():
-    assert T.select_device("cpu") == torch.device("cpu")
-    assert T.select_device("auto").type in ("cpu", "cuda")
+    assert _torch.select_device("cpu") == torch.device("cpu")
+    assert _torch.select_device("auto").type in ("cpu", "cuda")
     with pytest.raises(SeqatacInputError):
-        T.select_device("tpu:0")
+        _torch.select_device("tpu:0")
     cpu = torch.device("cpu")
-    assert T.resolve_precision("fp32", cpu) == "fp32"
-    assert T.resolve_precision("auto", cpu) == ("bf16" if T.cpu_supports_bf16() else "fp32")
+    assert _torch.resolve_precision("fp32", cpu) == "fp32"
+    assert _torch.resolve_precision("auto", cpu) == ("bf16" if _torch.cpu_supports_bf16() else "fp32")
     with pytest.raises(SeqatacInputError, match="precision"):
-        T.resolve_precision("fp16", cpu)
+        _torch.resolve_precision("fp16", cpu)
     before = torch.get_num_threads()
     with T.num_threads(1):
         assert torch.get_num_threads() == 1

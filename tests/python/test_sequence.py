@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from seqatac._errors import SeqatacInputError
 from seqatac.data import (
     ALPHABET,

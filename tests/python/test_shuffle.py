@@ -2,7 +2,6 @@ import collections
 
 import numpy as np
 import pytest
-
 from seqatac.data import decode_sequence, dinucleotide_shuffle, encode_sequence
 
 

@@ -8,11 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import sparse
-
 from seqatac import SeqatacInputError
 from seqatac.data._motifs import jaspar
 from seqatac.data._sequence import encode_sequence, gc_content, reverse_complement
-from seqatac.simulate import PRESETS, Simulation, SimulationConfig, simulate_atac, write_simulation
+from seqatac.simulate import (
+    PRESETS,
+    Simulation,
+    SimulationConfig,
+    simulate_atac,
+    write_simulation,
+)
 
 
 @pytest.fixture(scope="module")

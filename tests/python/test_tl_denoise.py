@@ -7,11 +7,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-
 from seqatac import SeqatacInputError
 from seqatac.data import Genome, one_hot
 from seqatac.tl import denoise
-
 from test_tl_predict import PositionWeights
 
 

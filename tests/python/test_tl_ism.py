@@ -3,11 +3,9 @@
 import numpy as np
 import pytest
 import torch
-
 from seqatac import SeqatacInputError
 from seqatac.data import one_hot
 from seqatac.tl import ism
-
 from test_tl_predict import PositionWeights
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from seqatac import SeqatacInputError
 from seqatac.data import encode_sequence, one_hot
 from seqatac.tl import codes_to_onehot, predict

@@ -3,11 +3,9 @@
 import numpy as np
 import pytest
 import torch
-
 from seqatac import SeqatacInputError
 from seqatac.data import Motif
 from seqatac.tl import motif_columns, shuffled_backgrounds, tf_activity
-
 from test_tl_predict import PositionWeights
 
 

@@ -2,7 +2,6 @@ import os
 import stat
 
 import pytest
-
 from seqatac._utils import atomic_path
 
 

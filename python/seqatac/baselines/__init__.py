@@ -1,6 +1,11 @@
 """Peer baselines every model is compared against: LSI, chromVAR-style deviations, gene activity."""
 
-from ._chromvar import background_peaks, chromvar_deviations, compute_deviations, motif_variability
+from ._chromvar import (
+    background_peaks,
+    chromvar_deviations,
+    compute_deviations,
+    motif_variability,
+)
 from ._gene_activity import gene_activity
 from ._lsi import lsi, tfidf
 

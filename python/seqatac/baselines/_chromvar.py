@@ -30,9 +30,7 @@ from scipy.linalg import solve_triangular
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import CHROMVAR_OBSM, END, START
 from .._utils import check_random_state
-from ..data._motifs import motif_matches
-from ..data._regions import parse_regions
-from ..data._sequence import N_CODE, gc_content
+from ..data import N_CODE, gc_content, motif_matches, parse_regions
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,7 @@ from scipy import sparse
 
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import CHROM, END, START
-from ..data._io import check_paired_rna
-from ..data._regions import parse_regions
+from ..data import check_paired_rna, overlapping_pairs, parse_regions
 
 logger = logging.getLogger(__name__)
 
@@ -136,52 +135,6 @@ def gene_activity(
         adata.obsm[key_added] = activity
         adata.uns[key_added] = {"params": params, "gene_names": np.asarray(var.index, dtype=object)}
     return result
-
-
-def overlapping_pairs(
-    query_chrom, query_start, query_end, subject_chrom, subject_start, subject_end
-) -> tuple[np.ndarray, np.ndarray]:
-    """All (query, subject) pairs of half-open intervals that overlap by at least 1 bp.
-
-    Vectorised per chromosome: subjects sorted by start, candidate ranges found with
-    ``searchsorted`` (start < query end, start > query start − longest subject), then filtered on
-    end > query start. Chromosome names are compared after :func:`chromosome_key`.
-
-    Returns
-    -------
-    query_index, subject_index : ``int64`` arrays of equal length.
-    """
-    query_key, subject_key = chromosome_key(query_chrom), chromosome_key(subject_chrom)
-    query_start, query_end = np.asarray(query_start, np.int64), np.asarray(query_end, np.int64)
-    subject_start, subject_end = np.asarray(subject_start, np.int64), np.asarray(subject_end, np.int64)
-    query_hits, subject_hits = [], []
-    for key in np.intersect1d(query_key, subject_key):
-        subjects = np.flatnonzero(subject_key == key)
-        subjects = subjects[np.argsort(subject_start[subjects], kind="stable")]
-        starts, ends = subject_start[subjects], subject_end[subjects]
-        longest = int((ends - starts).max())
-        queries = np.flatnonzero(query_key == key)
-        first = np.searchsorted(starts, query_start[queries] - longest, side="right")
-        stop = np.searchsorted(starts, query_end[queries], side="left")
-        n_candidates = np.maximum(stop - first, 0)
-        owner = np.repeat(queries, n_candidates)
-        position = np.repeat(first - np.cumsum(n_candidates) + n_candidates, n_candidates)
-        position += np.arange(n_candidates.sum())
-        hit = ends[position] > query_start[owner]
-        query_hits.append(owner[hit])
-        subject_hits.append(subjects[position[hit]])
-    if not query_hits:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(query_hits), np.concatenate(subject_hits)
-
-
-def chromosome_key(chrom) -> np.ndarray:
-    """Chromosome names reduced to the key :class:`~seqatac.data._genome.Genome` matches on
-    (``chr`` prefix dropped, ``MT`` → ``M``), for an array of names."""
-    from ..data._genome import _chrom_key
-
-    names = pd.Series(np.asarray(chrom, dtype=object)).astype(str)
-    return names.map({name: _chrom_key(name) for name in names.unique()}).to_numpy(dtype=object)
 
 
 def _minus_strand(genes: pd.DataFrame) -> np.ndarray:

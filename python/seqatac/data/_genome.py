@@ -16,17 +16,12 @@ import pandas as pd
 from .. import _keys
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._utils import atomic_path
+from ._regions import chrom_key
 from ._sequence import N_CODE, encode_sequence
 
 logger = logging.getLogger(__name__)
 
 _CACHE_FORMAT_VERSION = 1
-
-
-def _chrom_key(name: str) -> str:
-    """Canonical chromosome name for matching: no ``chr`` prefix, ``MT`` -> ``M``."""
-    key = name[3:] if name[:3].lower() == "chr" else name
-    return "M" if key.upper() in ("M", "MT") else key
 
 
 class Genome:
@@ -112,7 +107,7 @@ class Genome:
         self._sizes = sizes
         self._by_key: dict[str, str] = {}
         for name in sizes:
-            self._by_key.setdefault(_chrom_key(name), name)
+            self._by_key.setdefault(chrom_key(name), name)
 
     def __repr__(self):
         source = str(self.path) if self.path is not None else "in memory"
@@ -135,7 +130,7 @@ class Genome:
         chrom = str(chrom)
         if chrom in self._sizes:
             return chrom
-        name = self._by_key.get(_chrom_key(chrom))
+        name = self._by_key.get(chrom_key(chrom))
         if name is None:
             self.check_chromosomes([chrom])
         return name
@@ -143,7 +138,7 @@ class Genome:
     def check_chromosomes(self, chroms) -> None:
         """Raise :class:`SeqatacInputError` if any chromosome in ``chroms`` has no match in the genome."""
         unique = pd.unique(pd.Series(list(chroms), dtype=object).astype(str))
-        missing = [c for c in unique if c not in self._sizes and _chrom_key(c) not in self._by_key]
+        missing = [c for c in unique if c not in self._sizes and chrom_key(c) not in self._by_key]
         if missing:
             raise SeqatacInputError(
                 f"{len(missing)} chromosome(s) of the regions are not in the genome, e.g. "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from scipy import sparse
 
 from .._errors import SeqatacInputError
 from .._utils import check_random_state
-from ._sequence import _check_codes, one_hot
+from ._sequence import check_codes, one_hot
 
 logger = logging.getLogger(__name__)
 
@@ -543,7 +545,7 @@ def _as_code_matrix(codes) -> np.ndarray:
     if codes.ndim != 2:
         raise SeqatacInputError(f"codes must have shape (n, L) or (L,), got {codes.shape}; "
                                 "encode sequences with seqatac.data.encode_sequence or Genome.encode_regions.")
-    _check_codes(codes)
+    check_codes(codes)
     return codes
 
 
@@ -642,3 +644,9 @@ def motif_matches(codes, motifs: list[Motif], *, p_value: float = 5e-5, backgrou
     if not chunks:
         return sparse.csr_matrix((0, len(motifs)), dtype=np.float32)
     return sparse.vstack(chunks, format="csr")
+
+
+def motif_columns(motifs: Sequence[Motif]) -> list[str]:
+    """Column labels for motifs: the TF name, or ``name_id`` for names used by more than one motif."""
+    uses = Counter(m.name for m in motifs)
+    return [f"{m.name}_{m.id}" if uses[m.name] > 1 else m.name for m in motifs]

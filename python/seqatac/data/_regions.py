@@ -51,7 +51,7 @@ def parse_regions(var: pd.DataFrame | pd.Index | Sequence[str]) -> pd.DataFrame:
     """
     if isinstance(var, pd.DataFrame):
         names = pd.Index(var.index.astype(str))
-        columns = _coordinate_columns(var)
+        columns = coordinate_columns(var)
     else:
         names = pd.Index([str(name) for name in var], dtype=object)
         columns = {}
@@ -76,7 +76,7 @@ def parse_regions(var: pd.DataFrame | pd.Index | Sequence[str]) -> pd.DataFrame:
     return regions
 
 
-def _coordinate_columns(var: pd.DataFrame) -> dict[str, str]:
+def coordinate_columns(var: pd.DataFrame) -> dict[str, str]:
     """Map each of chrom/start/end to the var column that holds it (only those found)."""
     by_lower = {}
     for column in var.columns:
@@ -215,3 +215,53 @@ def _fail(problem: str, names: pd.Index, mask: np.ndarray, fix: str, *, regions=
     raise SeqatacInputError(
         f"{int(mask.sum())} of {len(names)} peaks {problem} (e.g. {shown}). Fix: {fix}."
     )
+
+
+def chrom_key(name: str) -> str:
+    """Canonical chromosome name for matching: no ``chr`` prefix, ``MT`` -> ``M``."""
+    key = name[3:] if name[:3].lower() == "chr" else name
+    return "M" if key.upper() in ("M", "MT") else key
+
+
+def chromosome_key(chrom) -> np.ndarray:
+    """Chromosome names reduced to the key :class:`~seqatac.data.Genome` matches on
+    (``chr`` prefix dropped, ``MT`` → ``M``), for an array of names."""
+    names = pd.Series(np.asarray(chrom, dtype=object)).astype(str)
+    return names.map({name: chrom_key(name) for name in names.unique()}).to_numpy(dtype=object)
+
+
+def overlapping_pairs(
+    query_chrom, query_start, query_end, subject_chrom, subject_start, subject_end
+) -> tuple[np.ndarray, np.ndarray]:
+    """All (query, subject) pairs of half-open intervals that overlap by at least 1 bp.
+
+    Vectorised per chromosome: subjects sorted by start, candidate ranges found with
+    ``searchsorted`` (start < query end, start > query start − longest subject), then filtered on
+    end > query start. Chromosome names are compared after :func:`chromosome_key`.
+
+    Returns
+    -------
+    query_index, subject_index : ``int64`` arrays of equal length.
+    """
+    query_key, subject_key = chromosome_key(query_chrom), chromosome_key(subject_chrom)
+    query_start, query_end = np.asarray(query_start, np.int64), np.asarray(query_end, np.int64)
+    subject_start, subject_end = np.asarray(subject_start, np.int64), np.asarray(subject_end, np.int64)
+    query_hits, subject_hits = [], []
+    for key in np.intersect1d(query_key, subject_key):
+        subjects = np.flatnonzero(subject_key == key)
+        subjects = subjects[np.argsort(subject_start[subjects], kind="stable")]
+        starts, ends = subject_start[subjects], subject_end[subjects]
+        longest = int((ends - starts).max())
+        queries = np.flatnonzero(query_key == key)
+        first = np.searchsorted(starts, query_start[queries] - longest, side="right")
+        stop = np.searchsorted(starts, query_end[queries], side="left")
+        n_candidates = np.maximum(stop - first, 0)
+        owner = np.repeat(queries, n_candidates)
+        position = np.repeat(first - np.cumsum(n_candidates) + n_candidates, n_candidates)
+        position += np.arange(n_candidates.sum())
+        hit = ends[position] > query_start[owner]
+        query_hits.append(owner[hit])
+        subject_hits.append(subjects[position[hit]])
+    if not query_hits:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(query_hits), np.concatenate(subject_hits)

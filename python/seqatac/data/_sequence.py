@@ -1,4 +1,4 @@
-"""DNA sequence encoding: integer codes, one-hot, reverse complement, GC content.
+"""DNA sequence encoding: integer codes, one-hot (NumPy, and torch on the device), reverse complement, GC content.
 
 Integer codes are ``A, C, G, T = 0, 1, 2, 3`` and ``N = 4`` (every other character, including the IUPAC
 ambiguity codes, also maps to 4). Lowercase (soft-masked) letters encode like uppercase ones. Codes are
@@ -7,9 +7,14 @@ ambiguity codes, also maps to 4). Lowercase (soft-masked) letters encode like up
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .._errors import SeqatacInputError
+
+if TYPE_CHECKING:
+    import torch
 
 ALPHABET = "ACGT"
 N_CODE = 4
@@ -21,6 +26,32 @@ for _code, _base in enumerate(ALPHABET):
 _DECODE_TABLE = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _COMPLEMENT_CODES = np.array([3, 2, 1, 0, N_CODE], dtype=np.int8)
 _COMPLEMENT_STR = str.maketrans("ACGTacgtRYKMBVDHrykmbvdh", "TGCAtgcaYRMKVBHDyrmkvbhd")
+
+
+#: Code of a padding position whose one-hot column is uniform (0.25 each), used by shift augmentation.
+PAD_CODE = N_CODE + 1
+# rows: A, C, G, T, N (all-zero column, as seqatac.data.one_hot), padding (uniform)
+_ONE_HOT_TABLE = np.vstack([np.eye(4), np.zeros((1, 4)), np.full((1, 4), 0.25)]).astype(np.float32)
+
+
+def codes_to_onehot(codes: torch.Tensor, *, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """One-hot encode an integer-code tensor on its device.
+
+    Parameters
+    ----------
+    codes
+        ``(batch, L)`` integer codes 0..5 (A, C, G, T, N, padding).
+    dtype
+        Output dtype (default ``torch.float32``).
+
+    Returns
+    -------
+    ``(batch, 4, L)`` tensor (a transposed view of a ``(batch, L, 4)`` block, i.e. channels-last memory).
+    """
+    import torch
+
+    table = torch.as_tensor(_ONE_HOT_TABLE, dtype=dtype or torch.float32, device=codes.device)
+    return table[codes.long()].transpose(1, 2)
 
 
 def encode_sequence(seq: str | bytes) -> np.ndarray:
@@ -53,7 +84,7 @@ def decode_sequence(codes) -> str:
             f"decode_sequence expects a 1-D array of codes, got shape {codes.shape}; "
             "decode one sequence at a time (e.g. [decode_sequence(c) for c in codes])."
         )
-    _check_codes(codes)
+    check_codes(codes)
     return _DECODE_TABLE[codes.astype(np.intp)].tobytes().decode("ascii")
 
 
@@ -74,7 +105,7 @@ def one_hot(codes, *, dtype=np.float32) -> np.ndarray:
     exactly 0 to any convolution.
     """
     codes = np.asarray(codes)
-    _check_codes(codes)
+    check_codes(codes)
     out = np.zeros(codes.shape[:-1] + (4,) + codes.shape[-1:], dtype=dtype)
     for code in range(4):
         out[..., code, :] = codes == code
@@ -99,7 +130,7 @@ def reverse_complement(x):
         return x.translate(_COMPLEMENT_STR)[::-1]
     x = np.asarray(x)
     if np.issubdtype(x.dtype, np.integer):
-        _check_codes(x)
+        check_codes(x)
         return _COMPLEMENT_CODES[x[..., ::-1].astype(np.intp)].astype(x.dtype, copy=False)
     if x.ndim < 2 or x.shape[-2] != 4:
         raise SeqatacInputError(
@@ -123,13 +154,14 @@ def gc_content(codes) -> np.ndarray:
     ``float64`` array of shape ``(...)``; 0 for a sequence made only of N (never NaN).
     """
     codes = np.asarray(codes)
-    _check_codes(codes)
+    check_codes(codes)
     gc = ((codes == 1) | (codes == 2)).sum(axis=-1)
     called = (codes != N_CODE).sum(axis=-1)
     return np.divide(gc, called, out=np.zeros(gc.shape, dtype=np.float64), where=called > 0)
 
 
-def _check_codes(codes: np.ndarray) -> None:
+def check_codes(codes: np.ndarray) -> None:
+    """Raise :class:`SeqatacInputError` unless ``codes`` are integer sequence codes in 0..4 (A, C, G, T, N)."""
     if not np.issubdtype(codes.dtype, np.integer):
         raise SeqatacInputError(
             f"expected integer sequence codes, got dtype {codes.dtype}; "

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._errors import SeqatacInputError
 from .._utils import check_random_state
-from ._sequence import N_CODE, _check_codes
+from ._sequence import N_CODE, check_codes
 
 _N_LETTERS = N_CODE + 1  # A, C, G, T and N as a fifth letter
 
@@ -37,7 +37,7 @@ def dinucleotide_shuffle(codes, *, random_state=None) -> np.ndarray:
         raise SeqatacInputError(
             f"codes must have shape (L,) or (n, L), got {codes.shape}; shuffle one batch at a time."
         )
-    _check_codes(codes)
+    check_codes(codes)
     rng = check_random_state(random_state)
     batch = np.atleast_2d(codes).astype(np.intp)
     n, length = batch.shape

@@ -7,6 +7,8 @@ from ._bio import (
     LEIDEN_RESOLUTIONS,
     clisi_knn,
     isolated_labels,
+    leiden_clusters,
+    leiden_graph,
     nmi_ari_cluster_labels_kmeans,
     nmi_ari_cluster_labels_leiden,
     silhouette_label,
@@ -28,10 +30,13 @@ from ._sequence import (
     ism_position_auroc_per_sequence,
     tf_activity_correlation,
 )
+from ._stats import auroc_auprc_rows
 
 __all__ = [
     "Neighbors",
     "compute_neighbors",
+    "leiden_graph",
+    "leiden_clusters",
     # bio conservation
     "nmi_ari_cluster_labels_leiden",
     "nmi_ari_cluster_labels_kmeans",
@@ -54,6 +59,7 @@ __all__ = [
     "neighbor_score",
     "cluster_at_n_labels",
     "auroc_auprc",
+    "auroc_auprc_rows",
     "annotation_metrics",
     "expression_metrics",
     # sequence-specific

@@ -14,7 +14,8 @@ from scipy.stats import chi2
 from sklearn.metrics import silhouette_samples
 
 from .._errors import SeqatacWarning
-from ._checks import check_embedding, check_groups, group_codes, int_seed
+from .._utils import int_seed
+from ._checks import check_embedding, check_groups, group_codes
 from ._lisi import lisi_knn
 from ._neighbors import compute_neighbors, resolve_neighbors
 

@@ -10,9 +10,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_samples
+from sklearn.metrics import (
+    adjusted_rand_score,
+    normalized_mutual_info_score,
+    silhouette_samples,
+)
 
-from ._checks import check_embedding, check_groups, int_seed
+from .._utils import int_seed
+from ._checks import check_embedding, check_groups
 from ._lisi import lisi_knn
 from ._neighbors import resolve_neighbors
 

@@ -7,7 +7,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._errors import SeqatacInputError
-from .._utils import check_random_state
 
 
 def check_embedding(X, *, name: str = "X") -> np.ndarray:
@@ -60,10 +59,6 @@ def group_codes(values) -> tuple[np.ndarray, int]:
     categorical = pd.Categorical(values)
     return np.asarray(categorical.codes, dtype=np.int64), len(categorical.categories)
 
-
-def int_seed(random_state) -> int:
-    """A non-negative int seed drawn from ``random_state`` (an int always gives the same seed)."""
-    return int(check_random_state(random_state).integers(2**31 - 1))
 
 
 def same_shape(a, b, *, names: tuple[str, str]) -> None:

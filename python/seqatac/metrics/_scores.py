@@ -19,8 +19,9 @@ from sklearn.metrics import (
 )
 
 from .._errors import SeqatacInputError, SeqatacWarning
+from .._utils import int_seed
 from ._bio import leiden_clusters, leiden_graph
-from ._checks import check_groups, int_seed, same_shape
+from ._checks import check_groups, same_shape
 from ._neighbors import Neighbors, resolve_neighbors
 from ._stats import auroc_auprc_rows, blocks, dense_block, pearson_rows, spearman_rows
 

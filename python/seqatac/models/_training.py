@@ -1,6 +1,6 @@
 """Training utilities shared by the seqatac models.
 
-Device and precision choice, thread control, a streaming per-output auROC, early stopping, atomic
+Thread control, a streaming per-output auROC, early stopping, atomic
 checkpoints with everything needed for an exact resume (RNG states included), and DDP helpers for runs
 launched with ``torchrun`` (NCCL on GPUs, gloo on CPUs).
 """
@@ -8,11 +8,9 @@ launched with ``torchrun`` (NCCL on GPUs, gloo on CPUs).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
-import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,63 +26,6 @@ from ._persistence import read_weights
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT_VERSION = 1
-PRECISIONS = ("auto", "fp32", "bf16")
-
-# ----------------------------------------------------------------------------------------- device
-
-
-def select_device(device: str | torch.device = "auto") -> torch.device:
-    """Resolve ``"auto"`` (CUDA when available, else CPU) or check an explicit device.
-
-    Under ``torchrun`` with CUDA, ``"auto"`` picks ``cuda:LOCAL_RANK``.
-    """
-    if isinstance(device, torch.device):
-        device = str(device)
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as err:
-        raise SeqatacInputError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from err
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise SeqatacInputError(f"device {device!r} requested but CUDA is not available; use device='cpu' or 'auto'.")
-    return resolved
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX-BF16), read from /proc/cpuinfo."""
-    if platform.system() != "Linux":
-        return False
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool({"avx512_bf16", "amx_bf16"} & flags)
-    except OSError:
-        return False
-    return False
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``"auto"`` → ``"bf16"`` on CUDA with bf16 support and on CPUs with native bf16, else ``"fp32"``."""
-    if precision not in PRECISIONS:
-        raise SeqatacInputError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device.type == "cpu" and cpu_supports_bf16() else "fp32"
-
-
-def autocast(device: torch.device, precision: str):
-    """Autocast context for ``precision`` (``"fp32"`` = disabled) on ``device``."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
 @contextlib.contextmanager
 def num_threads(n: int | None):
     """Set torch's intra-op threads for the block (``None`` leaves them alone), then restore them."""

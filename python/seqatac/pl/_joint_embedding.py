@@ -62,7 +62,7 @@ def joint_embedding(
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from ..tl._layout import layout_2d
+    from ..tl import layout_2d
 
     if use_rep not in adata.obsm:
         raise SeqatacInputError(f"obsm[{use_rep!r}] does not exist (have {sorted(adata.obsm.keys())}).")

@@ -1,12 +1,13 @@
-"""Analyses on top of embeddings and models (scanpy-style: write into the AnnData, return None or a copy)."""
+"""Analyses on top of embeddings and models (scanpy-style: write into the AnnData, return None or a copy).
 
-from ._denoise import denoise
+The model-agnostic sequence analyses live in :mod:`seqatac.interpret` and are re-exported here.
+"""
+
+from ..data import codes_to_onehot, motif_columns
+from ..interpret import denoise, ism, predict, shuffled_backgrounds, tf_activity
 from ._denovo import DenovoMotifs, compare_motifs, denovo_motifs, motif_similarity
 from ._graph import cell_graph, leiden, merge_clusters, merge_small_clusters, snn_graph
-from ._ism import ism
 from ._layout import layout_2d
-from ._predict import codes_to_onehot, predict
-from ._tf_activity import motif_columns, shuffled_backgrounds, tf_activity
 from ._variable_peaks import variable_peaks
 
 __all__ = [

@@ -36,8 +36,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
 from .._errors import SeqatacInputError
-from ..data._motifs import Motif, jaspar, read_motifs
-from ..data._sequence import N_CODE, reverse_complement
+from ..data import N_CODE, Motif, jaspar, read_motifs, reverse_complement
 from ..models.cellspace._kmers import _kmer_lookup, kmer_rows
 from ..models.cellspace._model import _as_code_rows, _pad_codes, _unit_rows
 

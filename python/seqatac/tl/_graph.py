@@ -12,9 +12,8 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from .._errors import SeqatacInputError
-from ..metrics._bio import leiden_clusters, leiden_graph
-from ..metrics._checks import int_seed
-from ..metrics._neighbors import compute_neighbors
+from .._utils import int_seed
+from ..metrics import compute_neighbors, leiden_clusters, leiden_graph
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..._errors import SeqatacInputError
-from ...data._sequence import N_CODE
+from ...data import N_CODE
 
 MAX_K = 12  # the k-mer lookup table has 4^k entries (16.8 M int32 at k = 12)
 MAX_GRAM = 31  # (k + N - 1)-mer codes must fit in 62 bits

@@ -44,16 +44,35 @@ from anndata import AnnData
 
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
-from ...data._genome import Genome
-from ...data._io import validate_atac
-from ...data._motifs import Motif, jaspar, read_motifs
-from ...data._regions import parse_regions
-from ...data._sequence import N_CODE, encode_sequence
-from .._persistence import build_config, load_module_state, read_array, read_config, read_table, read_weights
 from ..._settings import settings
-from .._training import deterministic_algorithms, num_threads
+from ...data import (
+    N_CODE,
+    Genome,
+    Motif,
+    encode_sequence,
+    jaspar,
+    motif_columns,
+    parse_regions,
+    read_motifs,
+    validate_atac,
+)
+from .._persistence import (
+    build_config,
+    load_module_state,
+    read_array,
+    read_config,
+    read_table,
+    read_weights,
+)
 from .._targets import PeakTargets
-from ._kmers import EventSequences, FeatureLayout, canonical_kmers, feature_layout, window_features
+from .._training import deterministic_algorithms, num_threads
+from ._kmers import (
+    EventSequences,
+    FeatureLayout,
+    canonical_kmers,
+    feature_layout,
+    window_features,
+)
 from ._module import CellSpaceModule
 
 logger = logging.getLogger(__name__)
@@ -654,7 +673,6 @@ class CellSpace:
         if not motifs:
             raise SeqatacInputError(f"no motif is at least k={self.config.k} bp long; pass longer motifs.")
         vectors = self.embed_sequences([m.consensus for m in motifs])
-        from ...tl._tf_activity import motif_columns  # (tl imports models: import lazily)
 
         frame = pd.DataFrame(vectors, index=pd.Index(motif_columns(motifs), name="motif"))
         frame.attrs["motif_id"] = [m.id for m in motifs]

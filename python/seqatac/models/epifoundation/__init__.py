@@ -2,7 +2,12 @@
 
 from ._data import TokenData, bin_expression, sample_genes, token_batches
 from ._model import EpiFoundation
-from ._module import PRESETS, EpiFoundationConfig, EpiFoundationModule, encoder_block_parameters
+from ._module import (
+    PRESETS,
+    EpiFoundationConfig,
+    EpiFoundationModule,
+    encoder_block_parameters,
+)
 from ._tokenizer import (
     CLS,
     N_SPECIAL,

@@ -23,10 +23,18 @@ from anndata import AnnData
 
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
+from ..._torch import autocast, select_device
 from ..._utils import atomic_path, check_random_state, jsonable
-from ...data._io import check_paired_rna, validate_atac
+from ...data import check_paired_rna, validate_atac
 from .. import _training as T
-from .._persistence import build_config, check_size, load_module_state, read_config, read_table, read_weights
+from .._persistence import (
+    build_config,
+    check_size,
+    load_module_state,
+    read_config,
+    read_table,
+    read_weights,
+)
 from ._data import TokenData, bin_expression, token_batches
 from ._module import PRESETS, EpiFoundationConfig, build_module
 from ._tokenizer import CellTokens, GeneVocabulary, PeakMapping, PeakVocabulary
@@ -389,7 +397,7 @@ class EpiFoundation:
             raise SeqatacInputError(f"max_len must be an integer >= 2 or None, got {max_len!r}.")
         data, mapping = self._token_data(adata, max_len=max_len)
         max_tokens = max(int(max_tokens), data.max_len)
-        target = T.select_device(device)
+        target = select_device(device)
         precision = resolve_precision(precision, target)
         rng = np.random.default_rng(_derived_seed(self.params["random_state"], 20))  # peak samples of long cells
         batches = token_batches(data.lengths(), np.arange(len(data)), max_tokens=max_tokens, max_cells=max_cells)
@@ -404,7 +412,7 @@ class EpiFoundation:
             with T.num_threads(n_threads):
                 for cells in tqdm(batches, desc="EpiFoundation predict", unit="batch", disable=not verbose):
                     batch = to_tensors(data.peak_inputs(cells, rng), target)
-                    with T.autocast(target, precision):
+                    with autocast(target, precision):
                         embedding = module.embed_cells(batch["tokens"], batch["chromosomes"], batch["cu_seqlens"])
                         if "embedding" in outputs:
                             collected["embedding"].append(embedding.float().cpu().numpy())

@@ -17,8 +17,7 @@ import scipy.sparse as sp
 
 from ..._errors import SeqatacInputError
 from ..._keys import CHROM, END, START
-from ...baselines._gene_activity import chromosome_key, overlapping_pairs
-from ...data._regions import _coordinate_columns
+from ...data import chromosome_key, coordinate_columns, overlapping_pairs
 
 #: Special peak tokens, ids 0..3 (peak ``j`` of the vocabulary is token ``N_SPECIAL + j``).
 SPECIAL_TOKENS = ("<pad>", "<mask>", "<cls>", "<eos>")
@@ -234,7 +233,7 @@ class GeneVocabulary:
     @classmethod
     def from_var(cls, var: pd.DataFrame) -> GeneVocabulary:
         """From an RNA ``var`` table; the chromosome comes from a ``chrom``/``chr``/``seqnames`` column."""
-        column = _coordinate_columns(var).get(CHROM)
+        column = coordinate_columns(var).get(CHROM)
         return cls(var.index, None if column is None else var[column].astype(object).to_numpy())
 
     def indexer(self, names) -> np.ndarray:

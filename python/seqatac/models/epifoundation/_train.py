@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from ... import _torch
 from ..._errors import SeqatacInputError
+from ..._torch import autocast, select_device
 from .. import _training as T
 from ._data import TokenData, token_batches
 from ._module import EpiFoundationModule
@@ -101,10 +103,10 @@ def epoch_batches(data: TokenData, cells: np.ndarray, *, seed: int, task: str, e
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``"auto"`` → bf16 autocast on CUDA (when supported), fp32 on CPU (bf16 there is not faster here and
-    costs accuracy); explicit values pass through :func:`seqatac.models._training.resolve_precision`."""
+    costs accuracy); explicit values pass through :func:`seqatac._torch.resolve_precision`."""
     if precision == "auto" and device.type == "cpu":
         return "fp32"
-    return T.resolve_precision(precision, device)
+    return _torch.resolve_precision(precision, device)
 
 
 def to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
@@ -142,7 +144,7 @@ class Trainer:
             raise SeqatacInputError(f"no training cells for task {task!r}.")
         self.module, self.data, self.cells, self.task = module, data, np.asarray(cells), task
         self.options, self.seed = options, int(seed)
-        self.device = T.select_device(options.device)
+        self.device = select_device(options.device)
         self.precision = resolve_precision(options.precision, self.device)
 
     def _fingerprint(self) -> dict:
@@ -251,7 +253,7 @@ class Trainer:
         generator = T.torch_generator(int(sequence.generate_state(1, dtype=np.uint64)[0]) >> 1, self.device)
         batch = to_tensors(self.data.training_batch(cells, self.task, rng), self.device)
         targets, mask = batch.pop("targets"), batch.pop("mask", None)
-        with T.autocast(self.device, self.precision):
+        with autocast(self.device, self.precision):
             outputs = net(**batch, task=self.task, generator=generator)
         loss = EpiFoundationModule.loss(outputs, targets, self.task, mask)
         (loss / group_size).backward()

@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..._errors import SeqatacInputError
-from ...data._sequence import N_CODE
-from ...tl._predict import PAD_CODE
+from ...data import N_CODE, PAD_CODE
 from .._targets import PeakTargets
 
 # complement of codes A, C, G, T, N, padding

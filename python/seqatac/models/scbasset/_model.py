@@ -22,20 +22,21 @@ from anndata import AnnData
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
 from ..._utils import atomic_path, check_random_state, jsonable, write_h5ad
-from ...data._genome import Genome
-from ...data._io import validate_atac
-from ...data._motifs import Motif
-from ...data._sequence import encode_sequence
-from ...metrics._stats import auroc_auprc_rows
-from ...tl._denoise import _select_peaks
-from ...tl._ism import ism
-from ...tl._predict import predict
-from ...tl._tf_activity import motif_columns, shuffled_backgrounds, tf_activity
+from ...data import Genome, Motif, encode_sequence, motif_columns, validate_atac
+from ...interpret import ism, predict, select_peaks, shuffled_backgrounds, tf_activity
+from ...metrics import auroc_auprc_rows
+from .._persistence import (
+    build_config,
+    check_size,
+    load_module_state,
+    read_config,
+    read_table,
+    read_weights,
+)
 from .._training import child_seed
-from .._persistence import build_config, check_size, load_module_state, read_config, read_table, read_weights
 from ._data import PeakTargets, peak_filter, split_peaks
 from ._module import NormalizedOutput, ScBassetConfig, ScBassetModule
-from ._train import TrainingOptions, Trainer
+from ._train import Trainer, TrainingOptions
 
 logger = logging.getLogger(__name__)
 
@@ -350,7 +351,7 @@ class ScBasset:
         return NormalizedOutput(self.module, output)
 
     def _peak_index(self, peaks) -> np.ndarray:
-        return _select_peaks(self.regions.index, peaks)
+        return select_peaks(self.regions.index, peaks)
 
     def get_peak_embedding(self, peaks=None, *, batch_size: int = 128, device=None, precision: str = "fp32",
                            verbose: bool = False) -> np.ndarray:
@@ -454,7 +455,7 @@ class ScBasset:
         :func:`seqatac.tl.motif_columns` (TF names).
         """
         if motifs is None:
-            from ...data._motifs import jaspar
+            from ...data import jaspar
 
             motifs = jaspar()
         rng = check_random_state(random_state)
@@ -507,7 +508,7 @@ class ScBasset:
         return np.einsum("ck,nkp->ncp", weight, latent).astype(np.float32)
 
     def _region_window(self, region) -> tuple[np.ndarray, np.ndarray]:
-        from ...data._regions import parse_regions
+        from ...data import parse_regions
 
         if isinstance(region, str):
             table = parse_regions([region])

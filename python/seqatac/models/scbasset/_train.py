@@ -12,7 +12,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ..._errors import SeqatacInputError
-from ...tl._predict import codes_to_onehot
+from ..._torch import autocast, resolve_precision, select_device
+from ...data import codes_to_onehot
 from .. import _training as T
 from ._data import augment_codes, epoch_batches
 
@@ -67,8 +68,8 @@ class Trainer:
 
     def __init__(self, model, options: TrainingOptions):
         self.model, self.options = model, options
-        self.device = T.select_device(options.device)
-        self.precision = T.resolve_precision(options.precision, self.device)
+        self.device = select_device(options.device)
+        self.precision = resolve_precision(options.precision, self.device)
         self.module = model.module
         self.targets = model._training_targets()
         self.codes = model._peak_codes()
@@ -230,7 +231,7 @@ class Trainer:
             local = np.sort(np.array_split(batch, world)[rank])
             x, y = self._tensors(local, cells, reverse=reverse, shift=shift)
             cell_index = torch.from_numpy(cells).to(self.device) if cells is not None else None
-            with T.autocast(self.device, self.precision):
+            with autocast(self.device, self.precision):
                 outputs = net(x, cell_index=cell_index, dropout_generator=self.dropout_generator)
             # scale so that DDP's gradient average equals the gradient of the global batch mean
             losses = module.loss(outputs, y, bce_scale=len(local) * world / len(batch), **l2)
@@ -268,7 +269,7 @@ class Trainer:
         for start in range(0, len(peaks), self.options.batch_size):
             part = peaks[start:start + self.options.batch_size]
             x, y = self._tensors(part, None)
-            with T.autocast(self.device, self.precision):
+            with autocast(self.device, self.precision):
                 outputs = module(x)
             loss_sum += float(module.loss(outputs, y)["bce"]) * len(part)
             metric.update(outputs["logits"], y)

@@ -11,9 +11,7 @@ import torch
 
 from .._errors import SeqatacInputError
 from .._utils import check_random_state
-from ..data._motifs import Motif
-from ..data._sequence import _check_codes
-from ..data._shuffle import dinucleotide_shuffle
+from ..data import Motif, check_codes, dinucleotide_shuffle, motif_columns
 from ._predict import iter_predict
 
 logger = logging.getLogger(__name__)
@@ -46,13 +44,6 @@ def shuffled_backgrounds(codes, *, n: int = 1000, random_state=None) -> np.ndarr
     if rows.ndim != 2:
         raise SeqatacInputError(f"codes must be (n_sequences, L) integer codes, got rows of shape {rows.shape}.")
     return dinucleotide_shuffle(rows.astype(np.int8), random_state=rng)
-
-
-def motif_columns(motifs: Sequence[Motif]) -> list[str]:
-    """Column labels for motifs: the TF name, or ``name_id`` for names used by more than one motif."""
-    names = pd.Series([m.name for m in motifs])
-    duplicated = names.duplicated(keep=False).to_numpy()
-    return [f"{m.name}_{m.id}" if dup else m.name for m, dup in zip(motifs, duplicated)]
 
 
 def tf_activity(
@@ -96,7 +87,7 @@ def tf_activity(
 
     Returns
     -------
-    DataFrame ``(n_outputs, n_motifs)``; columns from :func:`motif_columns`.
+    DataFrame ``(n_outputs, n_motifs)``; columns from :func:`seqatac.data.motif_columns`.
     """
     backgrounds = np.asarray(backgrounds)
     if backgrounds.ndim != 2 or len(backgrounds) == 0 or not np.issubdtype(backgrounds.dtype, np.integer):
@@ -104,7 +95,7 @@ def tf_activity(
             f"backgrounds must be integer codes of shape (n_backgrounds, L), got {backgrounds.dtype} "
             f"{backgrounds.shape}; make them with seqatac.tl.shuffled_backgrounds."
         )
-    _check_codes(backgrounds)
+    check_codes(backgrounds)
     motifs = list(motifs)
     if not motifs or not all(isinstance(m, Motif) for m in motifs):
         raise SeqatacInputError("motifs must be a non-empty list of seqatac.data.Motif objects.")

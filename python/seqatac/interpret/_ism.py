@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from .._errors import SeqatacInputError
-from ._predict import check_sequences, codes_to_onehot, preserve_model_state
+from ..data import codes_to_onehot
+from ._predict import check_sequences, preserve_model_state
 
 
 def ism(
@@ -48,7 +49,7 @@ def ism(
     """
     from tqdm.auto import tqdm
 
-    from ..models._training import autocast, resolve_precision
+    from .._torch import autocast, resolve_precision
 
     X = np.asarray(X)
     if X.ndim == 1:

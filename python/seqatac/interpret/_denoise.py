@@ -13,7 +13,7 @@ from anndata import AnnData
 
 from .._errors import SeqatacInputError
 from .._utils import atomic_path
-from ..data._regions import parse_regions
+from ..data import parse_regions
 from ._predict import iter_predict
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def denoise(
             "pass the AnnData the model was trained on (or adata[model.cell_names])."
         )
     regions = parse_regions(adata.var)
-    selected = _select_peaks(regions.index, peaks)
+    selected = select_peaks(regions.index, peaks)
     dtype = np.dtype(dtype)
     predictor = model.predictor("denoised")
     options = dict(batch_size=batch_size, device=device, precision=precision)
@@ -116,7 +116,8 @@ def denoise(
     logger.info("wrote %d × %d denoised accessibility to %s", adata.n_obs, len(selected), path)
 
 
-def _select_peaks(names: pd.Index, peaks) -> np.ndarray:
+def select_peaks(names: pd.Index, peaks) -> np.ndarray:
+    """Positions in ``names`` of ``peaks`` (var names, integer indices or a boolean mask; ``None``: all)."""
     if peaks is None:
         return np.arange(len(names))
     peaks = np.asarray(peaks)

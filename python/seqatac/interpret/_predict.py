@@ -14,30 +14,7 @@ import numpy as np
 import torch
 
 from .._errors import SeqatacInputError
-from ..data._sequence import N_CODE
-
-#: Code of a padding position whose one-hot column is uniform (0.25 each), used by shift augmentation.
-PAD_CODE = N_CODE + 1
-# rows: A, C, G, T, N (all-zero column, as seqatac.data.one_hot), padding (uniform)
-_ONE_HOT_TABLE = np.vstack([np.eye(4), np.zeros((1, 4)), np.full((1, 4), 0.25)]).astype(np.float32)
-
-
-def codes_to_onehot(codes: torch.Tensor, *, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """One-hot encode an integer-code tensor on its device.
-
-    Parameters
-    ----------
-    codes
-        ``(batch, L)`` integer codes 0..5 (A, C, G, T, N, padding).
-    dtype
-        Output dtype.
-
-    Returns
-    -------
-    ``(batch, 4, L)`` tensor (a transposed view of a ``(batch, L, 4)`` block, i.e. channels-last memory).
-    """
-    table = torch.as_tensor(_ONE_HOT_TABLE, dtype=dtype, device=codes.device)
-    return table[codes.long()].transpose(1, 2)
+from ..data import codes_to_onehot
 
 
 def check_sequences(X) -> tuple[np.ndarray, bool]:
@@ -98,7 +75,7 @@ def iter_predict(
     """
     from tqdm.auto import tqdm
 
-    from ..models._training import autocast, resolve_precision
+    from .._torch import autocast, resolve_precision
 
     X, is_codes = check_sequences(X)
     if int(batch_size) != batch_size or batch_size < 1:
