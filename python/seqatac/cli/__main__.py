@@ -1,0 +1,7 @@
+"""``python -m seqatac.cli`` (what ``torchrun -m seqatac.cli`` launches)."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,129 @@
+"""Subcommands without a trained model: ``simulate``, ``evaluate``, ``lsi``, ``chromvar``, ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from .._utils import write_h5ad, write_json
+from ._common import (
+    add_motifs,
+    add_overrides,
+    add_threads,
+    load_motifs,
+    output_directory,
+    output_file,
+    parse_overrides,
+    positive_int,
+    read_h5ad,
+)
+
+
+def _simulate(args) -> None:
+    from ..simulate import simulate_atac, write_simulation
+
+    overrides = parse_overrides(args.set)
+    if args.rna is not None:
+        overrides["rna"] = args.rna
+    started = time.perf_counter()
+    simulation = simulate_atac(args.preset, random_state=args.seed, **overrides)
+    paths = write_simulation(simulation, args.out)
+    atac = simulation.atac
+    print(f"simulated {atac.n_obs:,} cells × {atac.n_vars:,} peaks "
+          f"(density {atac.X.nnz / (atac.n_obs * atac.n_vars):.2%}) in {time.perf_counter() - started:.1f} s")
+    for name, path in paths.items():
+        print(f"  {name}: {path}")
+
+
+def _evaluate(args) -> None:
+    from ..metrics import evaluate_embedding
+
+    adata = read_h5ad(args.adata)
+    result = evaluate_embedding(adata, embedding_key=args.embedding, label_key=args.label_key,
+                                batch_key=args.batch_key)
+    write_json(result, args.out)
+    print(json.dumps(result, indent=2, sort_keys=True))
+
+
+def _lsi(args) -> None:
+    from ..baselines import lsi
+    from ..data import read_atac
+
+    adata = read_atac(args.atac)
+    lsi(adata, n_components=args.n_components, random_state=args.seed)
+    write_h5ad(adata, args.out)
+    print(f"wrote obsm['X_lsi'] ({adata.n_obs:,} × {adata.obsm['X_lsi'].shape[1]}) to {args.out}")
+
+
+def _chromvar(args) -> None:
+    from ..baselines import chromvar_deviations
+    from ..data import Genome, read_atac
+
+    adata = read_atac(args.atac)
+    chromvar_deviations(adata, load_motifs(args), genome=Genome(args.genome), random_state=args.seed)
+    write_h5ad(adata, args.out)
+    print(f"wrote obsm['chromvar'] ({adata.obsm['chromvar'].shape[1]} motifs) to {args.out}")
+
+
+def _demo(args) -> None:
+    from ..demo import run_demo
+
+    run_demo(args.out, preset=args.preset, random_state=args.seed)
+
+
+def add_commands(commands) -> None:
+    """Register the model-free subcommands."""
+    simulate = commands.add_parser("simulate", help="write a simulated dataset with known ground truth",
+                                   description="Simulate scATAC-seq (+ genome FASTA, optional paired RNA) "
+                                               "with planted TF motifs and save its ground truth.")
+    simulate.add_argument("--preset", default="small", choices=["tiny", "small", "medium", "large"])
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--rna", action=argparse.BooleanOptionalAction, default=None,
+                          help="simulate paired RNA (default: the preset's choice)")
+    add_overrides(simulate, "override a simulation parameter (repeatable), e.g. --set n_cells=500")
+    add_threads(simulate)
+    simulate.add_argument("--out", type=output_directory, required=True, help="output directory")
+    simulate.set_defaults(func=_simulate)
+
+    evaluate = commands.add_parser("evaluate", help="score an embedding (scib-style and papers' metrics)",
+                                   description="Compute bio-conservation, batch-correction and label "
+                                               "scores of an embedding stored in an h5ad file.")
+    evaluate.add_argument("--adata", type=Path, required=True, help="h5ad holding the embedding")
+    evaluate.add_argument("--embedding", required=True, help="obsm key, e.g. X_lsi")
+    evaluate.add_argument("--label-key", required=True, help="obs column with cell labels")
+    evaluate.add_argument("--batch-key", default=None, help="obs column with batches (adds batch metrics)")
+    add_threads(evaluate)
+    evaluate.add_argument("--out", type=output_file, required=True, help="metrics JSON to write")
+    evaluate.set_defaults(func=_evaluate)
+
+    lsi = commands.add_parser("lsi", help="LSI baseline embedding (TF-IDF + truncated SVD)",
+                              description="Read scATAC data (h5ad, 10x h5, MatrixMarket+BED) and add "
+                                          "obsm['X_lsi'].")
+    lsi.add_argument("--atac", type=Path, required=True)
+    lsi.add_argument("--n-components", type=positive_int, default=30)
+    lsi.add_argument("--seed", type=int, default=0)
+    add_threads(lsi)
+    lsi.add_argument("--out", type=output_file, required=True, help="h5ad to write")
+    lsi.set_defaults(func=_lsi)
+
+    chromvar = commands.add_parser("chromvar", help="chromVAR-style motif deviations baseline",
+                                   description="Bias-corrected motif accessibility deviations (cells × "
+                                               "motifs) written to obsm['chromvar'].")
+    chromvar.add_argument("--atac", type=Path, required=True)
+    chromvar.add_argument("--genome", type=Path, required=True, help="genome FASTA matching the peaks")
+    add_motifs(chromvar)
+    chromvar.add_argument("--seed", type=int, default=0)
+    add_threads(chromvar)
+    chromvar.add_argument("--out", type=output_file, required=True, help="h5ad to write")
+    chromvar.set_defaults(func=_chromvar)
+
+    demo = commands.add_parser("demo", help="run the main job on built-in simulated data",
+                               description="Simulate the 'small' dataset, embed it with every available "
+                                           "method, score the embeddings and plot them.")
+    demo.add_argument("--out", type=output_directory, default=Path("demo_out"), help="output directory")
+    demo.add_argument("--preset", default="small", choices=["tiny", "small", "medium"])
+    demo.add_argument("--seed", type=int, default=0)
+    add_threads(demo)
+    demo.set_defaults(func=_demo)
