@@ -26,3 +26,20 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
             raise RuntimeError("writer crashed")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_progress_bar_off_a_terminal_prints_few_whole_lines():
+    import io
+
+    from seqatac._progress import progress_bar
+
+    stream = io.StringIO()  # not a terminal
+    for _ in progress_bar(range(5000), desc="work", file=stream):
+        pass
+    for _ in progress_bar(range(100), desc="inner", leave=False, file=stream):
+        pass
+    text = stream.getvalue()
+    assert "\r" not in text
+    lines = text.splitlines()
+    assert 1 <= len(lines) <= 3, lines
+    assert "5000/5000" in lines[-1] and "inner" not in text

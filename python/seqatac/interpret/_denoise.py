@@ -12,6 +12,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._errors import SeqatacInputError
+from .._progress import progress_bar
 from .._utils import atomic_path
 from ..data import parse_regions
 from ._predict import iter_predict
@@ -84,10 +85,8 @@ def denoise(
     dtype = np.dtype(dtype)
     predictor = model.predictor("denoised")
     options = dict(batch_size=batch_size, device=device, precision=precision)
-    from tqdm.auto import tqdm
-
     def chunks():
-        with tqdm(total=len(selected), desc="denoise", unit="peak", disable=not verbose) as bar:
+        with progress_bar(total=len(selected), desc="denoise", unit="peak", disable=not verbose) as bar:
             for first in range(0, len(selected), chunk_size):
                 part = selected[first:first + chunk_size]
                 codes = model.genome.encode_regions(regions.iloc[part], width=model.seq_len)

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from .._errors import SeqatacInputError
+from .._progress import progress_bar
 from ..data import codes_to_onehot
 from ._predict import check_sequences, preserve_model_state
 
@@ -47,8 +48,6 @@ def ism(
     -------
     float32 array ``(n, n_outputs, n_positions)``: importance of each position for each output (cells).
     """
-    from tqdm.auto import tqdm
-
     from .._torch import autocast, resolve_precision
 
     X = np.asarray(X)
@@ -68,7 +67,7 @@ def ism(
     with preserve_model_state(model, device) as target, torch.inference_mode():
         precision = resolve_precision(precision, target)
         total = len(X) * len(selected)
-        with tqdm(total=total, desc="ISM", unit="pos", disable=not verbose) as bar:
+        with progress_bar(total=total, desc="ISM", unit="pos", disable=not verbose) as bar:
             for sequence in X:
                 reference = torch.as_tensor(np.ascontiguousarray(sequence), device=target)
                 reference = (codes_to_onehot(reference[None]) if is_codes else reference[None].float())[0]

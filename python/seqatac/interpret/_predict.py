@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .._errors import SeqatacInputError
+from .._progress import progress_bar
 from ..data import codes_to_onehot
 
 
@@ -73,8 +74,6 @@ def iter_predict(
     ``outputs`` is the model's float32 output tensor for rows ``start:start + len(outputs)``, left on the
     device so callers can reduce it before copying.
     """
-    from tqdm.auto import tqdm
-
     from .._torch import autocast, resolve_precision
 
     X, is_codes = check_sequences(X)
@@ -82,7 +81,7 @@ def iter_predict(
         raise SeqatacInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
     with preserve_model_state(model, device) as target, torch.inference_mode():
         precision = resolve_precision(precision, target)
-        with tqdm(total=len(X), desc=desc, disable=not verbose, unit="seq") as bar:
+        with progress_bar(total=len(X), desc=desc, disable=not verbose, unit="seq") as bar:
             for start, batch in _batches(X, is_codes, int(batch_size), target, torch.float32):
                 with autocast(target, precision):
                     outputs = model(batch)

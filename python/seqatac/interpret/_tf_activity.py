@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from .._errors import SeqatacInputError
+from .._progress import progress_bar
 from .._utils import check_random_state
 from ..data import Motif, check_codes, dinucleotide_shuffle, motif_columns
 from ._predict import iter_predict
@@ -115,9 +116,7 @@ def tf_activity(
 
     baseline = mean_output(backgrounds)
     raw = np.empty((baseline.shape[0], len(motifs)), dtype=np.float64)
-    from tqdm.auto import tqdm
-
-    for k, motif in enumerate(tqdm(motifs, desc="TF activity", unit="motif", disable=not verbose)):
+    for k, motif in enumerate(progress_bar(motifs, desc="TF activity", unit="motif", disable=not verbose)):
         inserted = backgrounds.copy()
         start = length // 2 - motif.length // 2
         inserted[:, start:start + motif.length] = motif.sample(n=len(backgrounds), random_state=rng)

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .._errors import SeqatacInputError, SeqatacWarning
+from .._progress import progress_bar
 from ._batch import graph_connectivity, ilisi_knn, kbet_per_label, silhouette_batch
 from ._bio import (
     clisi_knn,
@@ -151,7 +151,7 @@ def benchmark(
     if not embeddings:
         raise SeqatacInputError("embeddings is empty; pass a mapping name → (n_cells, n_dims) array.")
     rows = {}
-    for name, X in tqdm(embeddings.items(), desc="benchmark", disable=not verbose):
+    for name, X in progress_bar(embeddings.items(), desc="benchmark", disable=not verbose):
         logger.info("benchmarking embedding %r", name)
         rows[name] = _embedding_metrics(X, labels, batch, k=k, random_state=random_state)
     table = pd.DataFrame.from_dict(rows, orient="index").rename(columns=_column)
