@@ -32,6 +32,40 @@ def atomic_path(path: str | os.PathLike):
             os.remove(tmp)
 
 
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False):
+    """Yield a temporary directory beside ``path``; it replaces ``path`` as a whole only if the block succeeds.
+
+    A failure (a full disk, an exception) leaves ``path`` as it was and removes the temporary directory. With
+    ``overwrite``, an existing ``path`` is swapped out by renames and deleted after the new one is in place.
+    """
+    import shutil
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    old = None
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+        os.replace(tmp, path)
+    except BaseException:
+        if old is not None and not path.exists():
+            os.replace(old / path.name, path)  # put the previous directory back
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def check_random_state(random_state: int | np.random.Generator | None) -> np.random.Generator:
     """Return a local NumPy Generator (never touches global random state)."""
     if isinstance(random_state, np.random.Generator):

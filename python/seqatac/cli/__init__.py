@@ -12,7 +12,7 @@ import sys
 
 from .._errors import SeqatacInputError
 from . import _analyses, _baselines, _fit
-from ._common import apply_threads
+from ._common import apply_threads, exclusive_output, is_main_process
 
 logger = logging.getLogger("seqatac")
 
@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     apply_threads(getattr(args, "threads", None))
     try:
-        args.func(args)
+        if getattr(args, "writes_directory", False) and is_main_process():
+            with exclusive_output(args.out):
+                args.func(args)
+        else:
+            args.func(args)
     except SeqatacInputError as error:
         print(f"seqatac {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -85,7 +85,7 @@ def add_commands(commands) -> None:
     add_overrides(simulate, "override a simulation parameter (repeatable), e.g. --set n_cells=500")
     add_threads(simulate)
     simulate.add_argument("--out", type=output_directory, required=True, help="output directory")
-    simulate.set_defaults(func=_simulate)
+    simulate.set_defaults(func=_simulate, writes_directory=True)
 
     evaluate = commands.add_parser("evaluate", help="score an embedding (scib-style and papers' metrics)",
                                    description="Compute bio-conservation, batch-correction and label "
@@ -126,4 +126,4 @@ def add_commands(commands) -> None:
     demo.add_argument("--preset", default="small", choices=["tiny", "small", "medium"])
     demo.add_argument("--seed", type=int, default=0)
     add_threads(demo)
-    demo.set_defaults(func=_demo)
+    demo.set_defaults(func=_demo, writes_directory=True)

@@ -4,6 +4,7 @@ groups, and small readers. Heavy libraries are imported inside the functions, so
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -58,6 +59,35 @@ def output_directory(value: str) -> Path:
         raise argparse.ArgumentTypeError(f"the directory {value!r} is not writable. Fix: pass another directory.")
     _check_creatable(path, "directory")
     return path
+
+
+@contextlib.contextmanager
+def exclusive_output(path: Path):
+    """Lock an output directory for the run, so that a second seqatac process writing it fails at once.
+
+    A directory this run created is removed again if the run fails before writing anything into it.
+    """
+    import fcntl
+
+    created = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SeqatacInputError(
+                f"another seqatac process is writing {str(path)!r} now. Fix: wait for it to finish, or pass "
+                "another --out."
+            ) from None
+        try:
+            yield
+        except BaseException:
+            if created and not any(path.iterdir()):
+                path.rmdir()
+            raise
+    finally:
+        os.close(handle)
 
 
 def positive_int(value: str) -> int:

@@ -150,7 +150,7 @@ def add_commands(commands) -> None:
     _torch_training_arguments(scbasset)
     scbasset.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                           help="architecture option (repeatable), e.g. --set seq_len=1000 --set n_tower_layers=5")
-    scbasset.set_defaults(func=_fit_scbasset)
+    scbasset.set_defaults(func=_fit_scbasset, writes_directory=True)
 
     cellspace = fit_models.add_parser(
         "cellspace", help="CellSpace k-mer/cell co-embedding (Tayyebi et al. 2023)",
@@ -174,7 +174,7 @@ def add_commands(commands) -> None:
     cellspace.add_argument("--no-tf-activity", action="store_true", help="skip obsm['cellspace_tf']")
     cellspace.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
     cellspace.add_argument("--seed", type=int, default=0)
-    cellspace.set_defaults(func=_fit_cellspace)
+    cellspace.set_defaults(func=_fit_cellspace, writes_directory=True)
 
     epifoundation = fit_models.add_parser(
         "epifoundation", help="EpiFoundation peak Transformer (Wu et al. 2025)",
@@ -206,4 +206,4 @@ def add_commands(commands) -> None:
     _torch_training_arguments(epifoundation)
     epifoundation.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                                help="architecture option of a new model (repeatable), e.g. --set d_model=64")
-    epifoundation.set_defaults(func=_fit_epifoundation)
+    epifoundation.set_defaults(func=_fit_epifoundation, writes_directory=True)

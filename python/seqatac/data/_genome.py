@@ -16,12 +16,32 @@ import pandas as pd
 from .. import _keys
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._utils import atomic_path
+from ._fasta_checks import check_fasta_file, stale_index_reason
 from ._regions import chrom_key
 from ._sequence import N_CODE, encode_sequence
 
 logger = logging.getLogger(__name__)
 
 _CACHE_FORMAT_VERSION = 1
+#: Fractions of regions past their chromosome's end that warn, and that refuse (a wrong genome build).
+OFF_CHROMOSOME_WARN = 0.01
+OFF_CHROMOSOME_REFUSE = 0.5
+
+
+def _discard_stale_index(path: Path, index: Path) -> None:
+    """Delete a ``.fai`` that describes another version of the FASTA (pyfaidx then rebuilds it), or refuse."""
+    reason = stale_index_reason(path, index)
+    if reason is None:
+        return
+    try:
+        index.unlink()
+    except OSError as err:
+        raise SeqatacInputError(
+            f"the index {str(index)!r} does not match its FASTA ({reason}) and cannot be removed ({err.strerror}). "
+            f"Fix: rebuild it with `samtools faidx {path}` as a user who can write there."
+        ) from None
+    warnings.warn(f"the index {str(index)!r} did not match its FASTA ({reason}); rebuilt it.", SeqatacWarning,
+                  stacklevel=3)
 
 
 class Genome:
@@ -43,9 +63,11 @@ class Genome:
         import pyfaidx
 
         self.path = Path(fasta_path)
-        if not self.path.is_file():
+        if not self.path.exists():
             raise SeqatacInputError(f"FASTA file {str(self.path)!r} does not exist; pass the path of the genome FASTA.")
+        check_fasta_file(self.path)
         index = Path(f"{self.path}.fai")
+        _discard_stale_index(self.path, index)
         had_index = index.is_file()
         try:
             self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=False)
@@ -201,8 +223,26 @@ class Genome:
         chroms = regions[_keys.CHROM].astype(str).to_numpy()
         self.check_chromosomes(chroms)
         names = pd.Series(chroms).map({c: self.resolve(c) for c in pd.unique(chroms)}).to_numpy()
+        self._check_within_chromosomes(names, starts, ends)
         centres = (starts + ends) // 2
         return names, centres - int(width) // 2
+
+    def _check_within_chromosomes(self, names: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Warn when regions run past their chromosome's end; refuse when most do (another genome build)."""
+        sizes = pd.Series(names).map(self._sizes).to_numpy(dtype=np.int64)
+        off = ((starts < 0) | (ends > sizes)) & (sizes > 0)  # empty records warned when the genome was read
+        n_off = int(off.sum())
+        if n_off == 0 or n_off <= OFF_CHROMOSOME_WARN * len(off):
+            return
+        first = int(np.flatnonzero(off)[0])
+        message = (
+            f"{n_off:,} of {len(off):,} regions ({n_off / len(off):.0%}) run past the end of their chromosome in "
+            f"the genome (e.g. {names[first]}:{starts[first]}-{ends[first]}, but {names[first]} has "
+            f"{sizes[first]:,} bp). Is this the genome build the peaks were called on?"
+        )
+        if n_off > OFF_CHROMOSOME_REFUSE * len(off):
+            raise SeqatacInputError(message + " Fix: pass the FASTA of that build (or lift the peaks over).")
+        warnings.warn(message + " Their sequence past the end reads as N.", SeqatacWarning, stacklevel=4)
 
     def iter_encoded(self, regions: pd.DataFrame, *, width: int, batch_size: int = 1024) -> Iterator[np.ndarray]:
         """Stream integer-coded centred windows in region order.

@@ -1,0 +1,217 @@
+"""Hostile input, round 2: wrong files given as a genome, indexes that belong to another FASTA, peaks of another
+genome build, and every ``--out`` hazard for every subcommand (exit 2, one line, nothing left behind)."""
+
+import argparse
+import errno
+import gzip
+import re
+import warnings
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from seqatac import SeqatacInputError, SeqatacWarning
+from seqatac._utils import atomic_directory
+from seqatac.cli import build_parser, main
+from seqatac.cli._common import exclusive_output
+from seqatac.data import Genome, write_fasta
+
+
+def regions(*rows):
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
+
+
+# ------------------------------------------------------------------------------------------ genome files
+
+
+@pytest.fixture()
+def fasta(tmp_path):
+    return write_fasta({"chr1": "ACGT" * 125, "chr2": "G" * 300}, tmp_path / "g.fa")
+
+
+def test_an_index_of_another_version_of_the_fasta_is_rebuilt(fasta):
+    old_index = (fasta.parent / "g.fa.fai").read_text()
+    write_fasta({"chr1": "TT" * 251, "chr2": "C" * 300}, fasta, line_width=70)  # same names, other layout
+    (fasta.parent / "g.fa.fai").write_text(old_index)  # newer than the FASTA: pyfaidx alone would trust it
+    with pytest.warns(SeqatacWarning, match=r"g\.fa\.fai' did not match its FASTA .*chr1.*rebuilt it"):
+        genome = Genome(fasta)
+    assert genome.chrom_sizes == {"chr1": 502, "chr2": 300}
+    assert genome.fetch("chr1", 0, 6) == "TTTTTT" and genome.fetch("chr2", 295, 300) == "CCCCC"
+
+
+def test_an_index_with_shifted_offsets_is_rebuilt(fasta):
+    index = fasta.parent / "g.fa.fai"
+    rows = [line.split("\t") for line in index.read_text().splitlines()]
+    rows[1][2] = str(int(rows[1][2]) - 3)  # chr2's offset points into the header line
+    index.write_text("".join("\t".join(row) + "\n" for row in rows))
+    with pytest.warns(SeqatacWarning, match=r"'chr2' does not start right after its '>chr2' header"):
+        genome = Genome(fasta)
+    assert genome.fetch("chr2", 0, 4) == "GGGG"
+
+
+def test_a_garbage_index_is_rebuilt(fasta):
+    (fasta.parent / "g.fa.fai").write_text("not an index at all\n")
+    with pytest.warns(SeqatacWarning, match="not a tab-separated faidx index"):
+        assert Genome(fasta).chrom_sizes == {"chr1": 500, "chr2": 300}
+
+
+def test_an_intact_index_is_kept_without_a_warning(fasta):
+    before = (fasta.parent / "g.fa.fai").stat().st_mtime_ns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Genome(fasta)
+    assert (fasta.parent / "g.fa.fai").stat().st_mtime_ns == before
+
+
+def _file(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    pytest.param(lambda d: (d / "genome").mkdir() or d / "genome", r"is a directory, not a FASTA file.*Fix: pass",
+                 id="directory"),
+    pytest.param(lambda d: ad.AnnData(sp.csr_matrix(np.ones((2, 2), np.float32))).write_h5ad(d / "a.h5ad")
+                 or d / "a.h5ad", r"is an HDF5 file \(an \.h5ad or 10x \.h5\?\), not a FASTA", id="h5ad"),
+    pytest.param(lambda d: _file(d / "g.fa.gz", gzip.compress(b">chr1\nACGT\n")),
+                 r"compressed with plain gzip.*Fix: recompress it with bgzip", id="plain-gzip"),
+    pytest.param(lambda d: _file(d / "g.fa", b"\x00\x01binary"),
+                 r"not a valid FASTA: it starts with .*not a '>name' header line", id="binary"),
+    pytest.param(lambda d: _file(d / "peaks.bed", b"chr1\t0\t10\n"),
+                 r"not a valid FASTA: it starts with 'chr1", id="bed-as-genome"),
+])
+def test_what_is_not_a_fasta_is_named(make, match, tmp_path):
+    path = make(tmp_path)
+    with pytest.raises(SeqatacInputError, match=match):
+        Genome(path)
+    assert not list(tmp_path.glob("*.fai"))
+
+
+def test_peaks_of_another_genome_build_warn_then_refuse(fasta):
+    genome = Genome(fasta)
+    inside = [("chr1", 10 * k, 10 * k + 8) for k in range(40)]
+    with pytest.warns(SeqatacWarning, match=r"2 of 42 regions \(5%\) run past the end.*Is this the genome build"):
+        codes = genome.encode_regions(regions(*inside, ("chr1", 495, 510), ("chr2", 299, 320)), width=8)
+    assert codes.shape == (42, 8)
+    with pytest.raises(SeqatacInputError, match=r"30 of 40 regions \(75%\).*genome build.*Fix: pass the FASTA"):
+        genome.encode_regions(regions(*inside[:10], *[("chr1", 600 + k, 700 + k) for k in range(30)]), width=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # windows past the end of peaks inside the genome pad quietly
+        genome.encode_regions(regions(("chr1", 0, 4), ("chr2", 296, 300)), width=20)
+
+
+# ------------------------------------------------------------------------------------------ --out hazards
+
+
+def _leaf_commands():
+    """Every runnable subcommand as (argv prefix, its parser)."""
+    def walk(parser, prefix):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, [*prefix, name])
+                return
+        yield prefix, parser
+
+    return list(walk(build_parser(), []))
+
+
+def _argv(prefix, parser, out: str):
+    """The subcommand with placeholder values for its required options and ``--out``."""
+    argv = list(prefix)
+    for action in parser._actions:
+        if action.required and action.dest != "out" and action.option_strings:
+            argv += [action.option_strings[0], action.choices[0] if action.choices else "placeholder"]
+    return [*argv, "--out", out]
+
+
+def _writes_directory(parser) -> bool:
+    return bool(parser.get_default("writes_directory"))
+
+
+HAZARDS = {
+    "directory-where-a-file-goes": lambda tmp, directory: str(tmp) if not directory else None,
+    "file-where-a-directory-goes": lambda tmp, directory: str(tmp / "file.txt") if directory else None,
+    "parent-is-a-file": lambda tmp, directory: str(tmp / "file.txt" / "out"),
+}
+
+
+@pytest.mark.parametrize("hazard", sorted(HAZARDS))
+@pytest.mark.parametrize(("prefix", "parser"), _leaf_commands(), ids=lambda v: "-".join(v) if isinstance(v, list)
+                         else None)
+def test_every_subcommand_refuses_a_bad_out_before_any_work(prefix, parser, hazard, tmp_path, monkeypatch,
+                                                             capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file.txt").write_text("keep me")
+    out = HAZARDS[hazard](tmp_path, _writes_directory(parser))
+    if out is None:
+        pytest.skip("this hazard does not apply to this kind of output")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as info:
+        main(_argv(prefix, parser, out))
+    assert info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --out" in error and "Fix:" in error, error
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert (tmp_path / "file.txt").read_text() == "keep me"
+
+
+@pytest.fixture()
+def small_atac(tmp_path):
+    rng = np.random.default_rng(0)
+    adata = ad.AnnData(sp.csr_matrix(rng.poisson(0.5, (40, 60)).astype(np.float32)))
+    adata.var_names = [f"chr1:{100 * k}-{100 * k + 50}" for k in range(60)]
+    adata.obs_names = [f"c{k}" for k in range(40)]
+    adata.write_h5ad(tmp_path / "atac.h5ad")
+    return tmp_path / "atac.h5ad"
+
+
+def test_a_full_disk_while_writing_exits_2_and_leaves_nothing(small_atac, tmp_path, monkeypatch, capsys):
+    def no_space(self, path, *args, **kwargs):
+        with open(path, "wb") as handle:
+            handle.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(ad.AnnData, "write_h5ad", no_space)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["-q", "lsi", "--atac", str(small_atac), "--n-components", "5", "--out", str(out / "l.h5ad")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "No space left on device" in error[0] and "Fix:" in error[0], error
+    assert list(out.iterdir()) == []
+
+
+def test_a_second_writer_of_one_out_directory_is_refused(tmp_path, capsys):
+    out = tmp_path / "sim"
+    with exclusive_output(out):
+        assert main(["-q", "simulate", "--preset", "tiny", "--set", "n_cells=20", "--out", str(out)]) == 2
+    assert re.search(r"another seqatac process is writing .*sim.*Fix: wait", capsys.readouterr().err)
+    assert list(out.iterdir()) == []
+
+
+def test_a_failed_run_removes_the_out_directory_it_created(tmp_path, capsys):
+    out = tmp_path / "fit"
+    assert main(["-q", "fit", "cellspace", "--atac", str(tmp_path / "missing.h5ad"), "--genome",
+                 str(tmp_path / "g.fa"), "--out", str(out)]) == 2
+    assert "missing.h5ad" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_atomic_directory_is_whole_or_nothing(tmp_path):
+    target = tmp_path / "model"
+    with atomic_directory(target) as tmp:
+        (tmp / "config.json").write_text("{}")
+    assert [p.name for p in target.iterdir()] == ["config.json"]
+    with pytest.raises(RuntimeError), atomic_directory(target, overwrite=True) as tmp:
+        (tmp / "weights.pt").write_text("half")
+        raise RuntimeError("disk full")
+    assert [p.name for p in target.iterdir()] == ["config.json"]  # the previous model is untouched
+    with atomic_directory(target, overwrite=True) as tmp:
+        (tmp / "weights.pt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["weights.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary siblings left
+    with pytest.raises(FileExistsError):
+        with atomic_directory(target):
+            pass
