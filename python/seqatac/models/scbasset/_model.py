@@ -6,7 +6,6 @@ neural networks." Nature Methods 19, 1088–1096 (2022). Method names follow scv
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import warnings
@@ -21,33 +20,25 @@ from anndata import AnnData
 
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
-from ..._utils import atomic_path, check_random_state, jsonable, write_h5ad
-from ...data import Genome, Motif, encode_sequence, motif_columns, validate_atac
-from ...interpret import ism, predict, select_peaks, shuffled_backgrounds, tf_activity
+from ..._utils import check_random_state
+from ...data import Genome, Motif, validate_atac
+from ...interpret import predict
 from ...metrics import auroc_auprc_rows
-from .._persistence import (
-    build_config,
-    check_size,
-    load_module_state,
-    read_config,
-    read_table,
-    read_weights,
-)
 from .._training import child_seed
+from ._analyses import SequenceAnalysisMixin
+from ._anndata import write_results
 from ._data import PeakTargets, peak_filter, split_peaks
+from ._io import _SPLITS, load_model, save_model
 from ._module import NormalizedOutput, ScBassetConfig, ScBassetModule
 from ._train import Trainer, TrainingOptions
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-_CONFIG, _WEIGHTS, _CELLS, _PEAKS = "config.json", "model.pt", "cells.csv", "peaks.csv"
 _ARCHITECTURE = tuple(f.name for f in fields(ScBassetConfig) if f.name not in ("n_cells", "n_batches"))
-_SPLITS = ("train", "val", "test")
 _IN_MEMORY_SEQUENCE_BYTES = 2**30  # above this, suggest an on-disk sequence cache
 
 
-class ScBasset:
+class ScBasset(SequenceAnalysisMixin):
     """scBasset: a CNN that predicts every cell's accessibility of a peak from the peak's DNA sequence.
 
     The weights of the last layer are the cell embedding and its bias is the per-cell intercept
@@ -350,30 +341,6 @@ class ScBasset:
         """
         return NormalizedOutput(self.module, output)
 
-    def _peak_index(self, peaks) -> np.ndarray:
-        return select_peaks(self.regions.index, peaks)
-
-    def get_peak_embedding(self, peaks=None, *, batch_size: int = 128, device=None, precision: str = "fp32",
-                           verbose: bool = False) -> np.ndarray:
-        """Peak embeddings (the bottleneck), ``(n_selected, bottleneck_size)``.
-
-        ``peaks``: names, indices or a boolean mask over the model's peaks; default all.
-        """
-        index = self._peak_index(peaks)
-        return predict(self.predictor("embedding"), self._codes_of(index), batch_size=batch_size,
-                       device=device, precision=precision, verbose=verbose)
-
-    def get_denoised_accessibility(self, peaks, *, batch_size: int = 128, device=None, precision: str = "fp32",
-                                   verbose: bool = False) -> np.ndarray:
-        """Depth-normalised accessibility ``sigmoid(embedding · W)`` (no intercept), ``(n_cells, n_selected)``.
-
-        ``peaks``: names, indices or a boolean mask over the model's peaks. For all peaks of a large dataset
-        stream them to a file with :func:`seqatac.tl.denoise`.
-        """
-        index = self._peak_index(peaks)
-        return predict(self.predictor("denoised"), self._codes_of(index), batch_size=batch_size, device=device,
-                       precision=precision, verbose=verbose).T
-
     def evaluate(self, split: str = "test", *, batch_size: int = 128, device=None, precision: str = "fp32",
                  verbose: bool = False) -> dict:
         """auROC and auPR on held-out peaks, per cell (ranking its peaks) and per peak (ranking cells).
@@ -419,109 +386,6 @@ class ScBasset:
                    for what, table in (("cell", per_cell), ("peak", per_peak)) for metric in ("auroc", "auprc")}
         return {"per_cell": per_cell, "per_peak": per_peak, "summary": summary}
 
-    def get_tf_activity(
-        self,
-        motifs: list[Motif] | None = None,
-        *,
-        n_backgrounds: int = 1000,
-        zscore: bool = True,
-        random_state=0,
-        batch_size: int = 128,
-        device=None,
-        precision: str = "fp32",
-        verbose: bool = True,
-    ) -> pd.DataFrame:
-        """TF activity per cell by motif insertion (the authors' ``motif_score``).
-
-        Backgrounds are ``n_backgrounds`` dinucleotide-shuffled sequences of randomly chosen peaks of this
-        model; for each motif, instances sampled from its PFM are inserted at the centre of every background
-        and the change of the denoised accessibility, averaged over backgrounds, is z-scored across cells.
-
-        Parameters
-        ----------
-        motifs
-            :class:`~seqatac.data.Motif` list (``seqatac.data.jaspar(...)`` or ``read_motifs(path)``);
-            default JASPAR2024 CORE vertebrates (offline, through pyjaspar).
-        n_backgrounds
-            Background sequences (the authors: 1,000; cost is ``n_backgrounds · (n_motifs + 1)`` forward passes).
-        zscore
-            z-score across cells (False: the raw mean change of accessibility).
-        random_state
-            Seed for the backgrounds and the motif instances.
-
-        Returns
-        -------
-        DataFrame ``(n_cells, n_motifs)`` indexed by cell names, columns named by
-        :func:`seqatac.tl.motif_columns` (TF names).
-        """
-        if motifs is None:
-            from ...data import jaspar
-
-            motifs = jaspar()
-        rng = check_random_state(random_state)
-        backgrounds = shuffled_backgrounds(_PeakSequences(self), n=n_backgrounds, random_state=rng)
-        return tf_activity(self.predictor("denoised"), backgrounds, motifs, zscore=zscore,
-                           output_names=self.cell_names, random_state=rng, batch_size=batch_size, device=device,
-                           precision=precision, verbose=verbose)
-
-    def get_ism(
-        self,
-        sequence=None,
-        *,
-        region=None,
-        positions=None,
-        batch_size: int = 256,
-        device=None,
-        precision: str = "fp32",
-        verbose: bool = False,
-    ) -> np.ndarray:
-        """In silico saturation mutagenesis: importance of each position for each cell.
-
-        Outputs are ``embedding · W`` (no sigmoid, no intercept); see :func:`seqatac.tl.ism`. The mutants
-        run through the network once and are projected on every cell's weights afterwards (exact: the
-        score is linear in the embedding), so the cost does not grow with the number of cells.
-
-        Parameters
-        ----------
-        sequence
-            A DNA string, a list of strings, or integer codes ``(n, seq_len)``; each of length ``seq_len``.
-        region
-            Instead of ``sequence``: a genomic region (``"chr1:1000-1100"`` or ``(chrom, start, end)``). The
-            ``seq_len`` window centred on it is mutated at the region's positions.
-        positions
-            Positions (within the window) to mutate; default all, or the region's.
-
-        Returns
-        -------
-        float32 array ``(n_sequences, n_cells, n_positions)`` (one sequence for a region).
-        """
-        if (sequence is None) == (region is None):
-            raise SeqatacInputError("pass exactly one of sequence= or region=.")
-        if region is not None:
-            codes, span = self._region_window(region)
-            positions = span if positions is None else positions
-        else:
-            codes = _as_codes(sequence, self.seq_len)
-        latent = ism(self.predictor("embedding"), codes, positions=positions, batch_size=batch_size,
-                     device=device, precision=precision, verbose=verbose)
-        weight = self.module.cell_head.weight.detach().float().cpu().numpy()
-        return np.einsum("ck,nkp->ncp", weight, latent).astype(np.float32)
-
-    def _region_window(self, region) -> tuple[np.ndarray, np.ndarray]:
-        from ...data import parse_regions
-
-        if isinstance(region, str):
-            table = parse_regions([region])
-        else:
-            chrom, start, end = region
-            table = pd.DataFrame({_keys.CHROM: [str(chrom)], _keys.START: [int(start)], _keys.END: [int(end)]})
-        self._require_genome()
-        codes = self.genome.encode_regions(table, width=self.seq_len)
-        start, end = int(table[_keys.START].iloc[0]), int(table[_keys.END].iloc[0])
-        window_start = (start + end) // 2 - self.seq_len // 2
-        span = np.arange(max(start, window_start), min(end, window_start + self.seq_len)) - window_start
-        return codes, span
-
     # ------------------------------------------------------------------------------------------ AnnData
 
     def write_to_adata(self, adata: AnnData | None = None, *, tf_activity: pd.DataFrame | None = None,
@@ -543,30 +407,7 @@ class ScBasset:
         ``obsm["scbasset_tf"]`` (with ``tf_activity``) and ``uns["seqatac"]["scbasset"]`` (``params``,
         ``model_dir``, ``history``, ``tf_motifs``).
         """
-        adata = self._adata if adata is None else adata
-        if adata is None or not pd.Index(adata.obs_names).equals(self.cell_names):
-            raise SeqatacInputError(
-                "write_to_adata needs an AnnData with exactly the model's cells in order; pass adata[model.cell_names]."
-            )
-        adata.obsm[_keys.SCBASSET_OBSM] = self.get_latent_representation()
-        adata.obs[_keys.SCBASSET_INTERCEPT] = self.get_cell_intercept()
-        uns = adata.uns.setdefault(_keys.SEQATAC_UNS, {}).setdefault(_keys.SCBASSET_UNS, {})
-        uns["setup"] = dict(self.setup)
-        uns["params"] = {"architecture": self.config.to_dict(), **jsonable(self.params)}
-        uns["params"]["architecture"] = json.dumps(uns["params"]["architecture"])
-        if "training" in uns["params"]:
-            uns["params"]["training"] = json.dumps(uns["params"]["training"])
-        if self.model_dir is not None:
-            uns["model_dir"] = str(self.model_dir)
-        if len(self.history):
-            uns["history"] = self.history.copy()
-        if tf_activity is not None:
-            if not tf_activity.index.equals(self.cell_names):
-                raise SeqatacInputError("tf_activity must be indexed by the model's cells (from get_tf_activity).")
-            adata.obsm[_keys.SCBASSET_TF] = tf_activity
-            if motifs is not None:
-                uns["tf_motifs"] = pd.DataFrame({"column": motif_columns(motifs), "motif_id": [m.id for m in motifs],
-                                                 "motif_name": [m.name for m in motifs]})
+        write_results(self, adata, tf_activity=tf_activity, motifs=motifs)
 
     # ------------------------------------------------------------------------------------------ persistence
 
@@ -586,39 +427,7 @@ class ScBasset:
         -------
         None. Every file is written atomically; ``model_dir`` is set.
         """
-        path = Path(dir_path)
-        if (path / _CONFIG).exists() and not overwrite:
-            raise SeqatacInputError(f"{str(path)!r} already holds a saved model; pass overwrite=True or another path.")
-        path.mkdir(parents=True, exist_ok=True)
-        split = np.full(len(self.regions), "excluded", dtype=object)
-        for name in _SPLITS:
-            split[self.splits[name]] = name
-        peaks = self.regions.assign(split=split)
-        peaks.index.name = "peak"
-        cells = pd.DataFrame(index=pd.Index(self.cell_names, name="cell"))
-        config = {
-            "format_version": FORMAT_VERSION,
-            "model": "scbasset",
-            "architecture": self.config.to_dict(),
-            "params": jsonable(self.params),
-            "setup": self.setup,
-            "batches": self.batch_names,
-            "train_seed": self._train_seed,
-            "genome_fasta": str(self.genome.path.resolve()) if getattr(self.genome, "path", None) else None,
-            "history": jsonable(self.history.to_dict(orient="records")),
-        }
-        with atomic_path(path / _WEIGHTS) as tmp:
-            torch.save({key: value.detach().cpu().contiguous() for key, value in self.module.state_dict().items()},
-                       tmp)
-        for name, table in ((_CELLS, cells), (_PEAKS, peaks)):
-            with atomic_path(path / name) as tmp:
-                table.to_csv(tmp)
-        if save_anndata and self._adata is not None:
-            write_h5ad(self._adata, path / "adata.h5ad")
-        with atomic_path(path / _CONFIG) as tmp:  # last: its presence marks a complete save
-            tmp.write_text(json.dumps(config, indent=1))
-        self.model_dir = path
-        logger.info("saved scBasset model to %s", path)
+        save_model(self, dir_path, overwrite=overwrite, save_anndata=save_anndata)
 
     @classmethod
     def load(cls, dir_path: str | os.PathLike, *, adata: AnnData | None = None,
@@ -639,59 +448,10 @@ class ScBasset:
         -------
         :class:`ScBasset` on the CPU, in eval mode.
         """
-        path = Path(dir_path)
-        config = read_config(path, model="scbasset", title="scBasset", format_version=FORMAT_VERSION,
-                             required=("architecture", "params", "setup", "batches", "train_seed"))
-        architecture = build_config(ScBassetConfig, config["architecture"], path)
-        state = read_weights(path / _WEIGHTS)
-        cells = read_table(path, _CELLS, index_col=0, dtype=str, keep_default_na=False).index
-        peaks = read_table(path, _PEAKS, columns=(_keys.CHROM, _keys.START, _keys.END, "split"), index_col=0,
-                           dtype={_keys.CHROM: str}, keep_default_na=False)
-        peaks.index = peaks.index.astype(str)
-        check_size(len(cells), architecture.n_cells, path / _CELLS, "cells")
-        module = ScBassetModule(architecture, batch_onehot=state.get("batch_onehot"))
-        load_module_state(module, state, path)
-        module.eval()
-        splits = {name: np.flatnonzero(peaks["split"].to_numpy() == name) for name in _SPLITS}
-        regions = peaks[[_keys.CHROM, _keys.START, _keys.END]].astype({_keys.START: np.int64, _keys.END: np.int64})
-        if adata is None and (path / "adata.h5ad").is_file():
-            import anndata
-
-            adata = anndata.read_h5ad(path / "adata.h5ad")
-        targets = None
-        if adata is not None:
-            if not adata.obs_names.equals(cells) or not adata.var_names.astype(str).equals(regions.index):
-                raise SeqatacInputError(
-                    f"adata ({adata.n_obs} cells × {adata.n_vars} peaks) does not have the saved model's "
-                    f"{len(cells)} cells and {len(regions)} peaks in the same order; pass the training AnnData."
-                )
-            layer = config["setup"].get("layer")
-            targets = PeakTargets.from_matrix(adata.layers[layer] if layer else adata.X)
-        if genome is None and config.get("genome_fasta") and Path(config["genome_fasta"]).is_file():
-            genome = config["genome_fasta"]
-        model = cls.__new__(cls)
-        model._init(module=module, cell_names=cells, regions=regions, splits=splits, genome=genome,
-                    setup=config["setup"], params=config["params"], batch_names=config["batches"], adata=adata,
-                    targets=targets, sequence_cache=None, history=config.get("history"))
-        model._train_seed = int(config["train_seed"])
-        model.model_dir = path
-        return model
+        return load_model(cls, dir_path, adata=adata, genome=genome)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-class _PeakSequences:
-    """The model's peak codes, encoded on demand: ``len()`` peaks, ``[indices]`` → ``(k, seq_len)`` codes."""
-
-    def __init__(self, model: ScBasset):
-        self.model = model
-
-    def __len__(self) -> int:
-        return len(self.model.regions)
-
-    def __getitem__(self, index) -> np.ndarray:
-        return self.model._codes_of(np.asarray(index))
 
 
 def _stored_setup(adata: AnnData) -> dict | None:
@@ -718,19 +478,3 @@ def _resolve_seed(random_state) -> int:
     if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
         return int(random_state)
     return child_seed(check_random_state(random_state))
-
-
-def _as_codes(sequence, length: int) -> np.ndarray:
-    if isinstance(sequence, str):
-        sequence = [sequence]
-    if isinstance(sequence, (list, tuple)) and all(isinstance(s, str) for s in sequence):
-        codes = [encode_sequence(s) for s in sequence]
-        if any(len(c) != length for c in codes):
-            raise SeqatacInputError(f"every sequence must be {length} bp long (the model's seq_len).")
-        return np.stack(codes)
-    codes = np.asarray(sequence)
-    if codes.ndim == 1:
-        codes = codes[None]
-    if codes.shape[-1] != length:
-        raise SeqatacInputError(f"sequences must be {length} bp long (the model's seq_len), got {codes.shape[-1]}.")
-    return codes
