@@ -215,3 +215,73 @@ def test_atomic_directory_is_whole_or_nothing(tmp_path):
     with pytest.raises(FileExistsError):
         with atomic_directory(target):
             pass
+
+
+# ------------------------------------------------------------------------------------------ resume fingerprint
+
+SCBASSET = dict(seq_len=200, n_filters_init=8, stem_kernel_size=9, n_tower_layers=1, filters_mult=1.0,
+                n_filters_pre_bottleneck=8, bottleneck_size=4)
+
+
+@pytest.fixture(scope="module")
+def scbasset_run(tmp_path_factory):
+    """A tiny simulation and a scBasset checkpoint of one epoch on it (seed 0)."""
+    from seqatac.models import ScBasset
+    from seqatac.simulate import simulate_atac
+
+    sim = simulate_atac("tiny", random_state=0, n_cells=40, n_peaks=200)
+    sim.atac = sim.atac[:, np.asarray((sim.atac.X > 0).sum(0)).ravel() > 0].copy()
+    checkpoints = tmp_path_factory.mktemp("checkpoints")
+    ScBasset(sim.atac, sim.genome, random_state=0, **SCBASSET).fit(
+        max_epochs=1, batch_size=64, device="cpu", precision="fp32", n_threads=1, verbose=False,
+        checkpoint_dir=checkpoints)
+    return sim, checkpoints
+
+
+def _resume_scbasset(atac, genome, checkpoints, seed):
+    from seqatac.models import ScBasset
+
+    ScBasset(atac, genome, random_state=seed, **SCBASSET).fit(
+        max_epochs=2, batch_size=64, device="cpu", precision="fp32", n_threads=1, verbose=False,
+        checkpoint_dir=checkpoints, resume=True)
+
+
+@pytest.mark.parametrize("change", ["seed", "counts", "genome"])
+def test_a_checkpoint_resumes_only_its_own_run(scbasset_run, change, tmp_path):
+    sim, checkpoints = scbasset_run
+    atac, genome, seed = sim.atac.copy(), sim.genome, 0
+    if change == "seed":
+        seed = 1
+    elif change == "counts":  # same shape, same number of open entries, other cells open
+        atac.X = sp.csr_matrix(atac.X.toarray()[::-1])
+        atac.obs_names = sim.atac.obs_names
+    else:
+        sequences = {name: genome.fetch(name, 0, size)[::-1] for name, size in genome.chrom_sizes.items()}
+        genome = Genome.from_dict(sequences)
+    before = (checkpoints / "checkpoint.pt").read_bytes()
+    with pytest.raises(SeqatacInputError, match=r"belongs to a different .*changed: .*(seed|data_sha256).*Fix"):
+        _resume_scbasset(atac, genome, checkpoints, seed)
+    assert (checkpoints / "checkpoint.pt").read_bytes() == before  # the refused run wrote nothing
+
+
+# ------------------------------------------------------------------------------------------ order independence
+
+
+def test_annotation_does_not_depend_on_the_order_of_the_cells():
+    """Cells longer than max_len keep a peak sample drawn from their own name and the seed, not a shared stream."""
+    from seqatac.models import EpiFoundation
+    from seqatac.simulate import simulate_atac
+
+    sim = simulate_atac("tiny", random_state=1, n_cells=60, n_peaks=300, rna=False)
+    atac = sim.atac
+    assert np.median(np.diff(atac.X.tocsr().indptr)) > 7  # most cells are sampled at max_len=8
+    EpiFoundation.setup_anndata(atac, labels_key="cell_type")
+    model = EpiFoundation(atac, None, preset="tiny", random_state=0, d_model=16, n_heads=2, d_ff=32, n_layers=1,
+                          max_len=8)
+    model.fit("annotate", max_epochs=1, max_cells=16, max_tokens=512, n_threads=1, verbose=False)
+    forward = model.predict_cell_type_probabilities(atac, max_cells=7, n_threads=1, verbose=False)
+    order = np.random.default_rng(0).permutation(atac.n_obs)
+    shuffled = model.predict_cell_type_probabilities(atac[order].copy(), max_cells=5, n_threads=1, verbose=False)
+    shuffled = shuffled.loc[forward.index]
+    np.testing.assert_allclose(shuffled.to_numpy(), forward.to_numpy(), rtol=0, atol=1e-6)
+    assert (shuffled.idxmax(axis=1) == forward.idxmax(axis=1)).all()

@@ -1,4 +1,5 @@
-"""Safe reading of saved model directories: a JSON config with a schema version, tensors-only weights.
+"""Saved model directories: written whole or not at all; read safely (a JSON config with a schema version,
+tensors-only weights).
 
 Nothing here executes code from a file: configs are JSON, weights are read with
 ``torch.load(weights_only=True)`` and must be a flat ``{name: tensor}`` dict. Every problem (a missing or
@@ -8,7 +9,9 @@ tampered file, another model's directory, a config that does not fit the weights
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import pickle
 import re
 from pathlib import Path
@@ -16,8 +19,29 @@ from pathlib import Path
 import torch
 
 from .._errors import SeqatacInputError
+from .._utils import atomic_directory
 
 CONFIG_FILE = "config.json"
+
+
+@contextlib.contextmanager
+def model_directory(dir_path: str | os.PathLike, *, overwrite: bool):
+    """Yield a temporary directory to save a model into; it becomes ``dir_path`` as a whole when the block ends.
+
+    A failure (a full disk, an exception) leaves ``dir_path`` as it was. An existing saved model is replaced
+    only with ``overwrite``; a directory holding anything else is never replaced.
+    """
+    path = Path(dir_path)
+    if path.exists() and not path.is_dir():
+        raise SeqatacInputError(f"{str(path)!r} is a file; pass a directory path to save the model in.")
+    if (path / CONFIG_FILE).exists() and not overwrite:
+        raise SeqatacInputError(f"{str(path)!r} already holds a saved model; pass overwrite=True or another path.")
+    if path.is_dir() and not (path / CONFIG_FILE).exists() and any(path.iterdir()):
+        raise SeqatacInputError(
+            f"{str(path)!r} holds files that are not a saved model; pass a new or empty directory to save into."
+        )
+    with atomic_directory(path, overwrite=True) as tmp:
+        yield tmp
 
 
 def read_config(dir_path: str | Path, *, model: str, title: str, format_version: int,
@@ -191,7 +215,16 @@ def read_weights(path: str | Path, *, map_location="cpu") -> dict:
 
 
 def load_module_state(module: torch.nn.Module, state: dict, dir_path: str | Path) -> None:
-    """``module.load_state_dict(state)``; weights that do not fit the architecture become a clear error."""
+    """``module.load_state_dict(state)``; weights that do not fit the architecture, or that hold NaN or
+    infinite values, become a clear error."""
+    broken = [name for name, value in state.items()
+              if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        raise SeqatacInputError(
+            f"the weights in {str(dir_path)!r} hold NaN or infinite values ({', '.join(broken[:3])}): the training "
+            "diverged or the file is damaged. Fix: train again (a lower learning rate, fp32 precision) or restore "
+            "the directory from a good save."
+        )
     try:
         module.load_state_dict(state)
     except (RuntimeError, TypeError, ValueError) as err:

@@ -8,6 +8,7 @@ launched with ``torchrun`` (NCCL on GPUs, gloo on CPUs).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -240,12 +241,35 @@ def load_checkpoint(path: str | os.PathLike, *, fingerprint: str | None = None,
             f"checkpoint {str(path)!r} has format_version {state.get('format_version')!r}, this seqatac "
             f"reads {CHECKPOINT_FORMAT_VERSION}; start a new run (resume=False) or use the seqatac that wrote it."
         )
-    if fingerprint is not None and state.get("fingerprint") != fingerprint:
+    saved = state.get("fingerprint")
+    if fingerprint is not None and saved != fingerprint:
+        if isinstance(saved, dict) and isinstance(fingerprint, dict):
+            changed = sorted(key for key in set(saved) | set(fingerprint) if saved.get(key) != fingerprint.get(key))
+            detail = f"changed: {', '.join(changed)}"
+        else:
+            detail = f"{saved} vs {fingerprint}"
         raise SeqatacInputError(
-            f"the checkpoint {str(path)!r} belongs to a different {covers} "
-            f"({state.get('fingerprint')} vs {fingerprint}); use a new checkpoint_dir or resume=False."
+            f"the checkpoint {str(path)!r} belongs to a different {covers} ({detail}); it resumes only the run "
+            "that wrote it. Fix: rerun with the same data, genome, seed and options, or use a new checkpoint "
+            "directory (or resume=False) to start afresh."
         )
     return state
+
+
+def data_digest(*arrays) -> str:
+    """SHA-256 of arrays' shapes, dtypes and bytes (memory-mapped ones read in blocks): a checkpoint's data key."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.asarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        if array.dtype == object:
+            digest.update("\0".join(map(str, array.ravel())).encode())
+            continue
+        flat = array.reshape(-1)
+        block = max(1, (1 << 24) // max(1, flat.itemsize))
+        for start in range(0, flat.size, block):
+            digest.update(np.ascontiguousarray(flat[start:start + block]).tobytes())
+    return digest.hexdigest()
 
 
 def cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:

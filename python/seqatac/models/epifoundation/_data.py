@@ -151,9 +151,16 @@ class TokenData:
         """Input length of every cell, shape (n_cells,)."""
         return self.cells.sequence_lengths(self.max_len)
 
-    def peak_inputs(self, cells: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Packed ``tokens``, ``chromosomes`` (n_tokens,) and ``cu_seqlens`` (n_cells + 1,), plus ``batch``."""
-        tokens, cu_seqlens = pack_sequences([self.cells.sequence(c, max_len=self.max_len, rng=rng) for c in cells])
+    def peak_inputs(self, cells: np.ndarray, rng) -> dict[str, np.ndarray]:
+        """Packed ``tokens``, ``chromosomes`` (n_tokens,) and ``cu_seqlens`` (n_cells + 1,), plus ``batch``.
+
+        ``rng`` samples the peaks of cells longer than ``max_len``: one ``np.random.Generator`` for the batch
+        (training), or a function ``cell -> Generator`` (inference: a cell's input then depends only on the
+        cell and the seed, not on its neighbours in the batch or its position in the data).
+        """
+        rng_of = rng if callable(rng) else (lambda _: rng)
+        tokens, cu_seqlens = pack_sequences([self.cells.sequence(c, max_len=self.max_len, rng=rng_of(c))
+                                             for c in cells])
         inputs = {"tokens": tokens, "chromosomes": self.token_chromosomes[tokens], "cu_seqlens": cu_seqlens}
         if self.batch is not None:
             inputs["batch"] = self.batch[cells]

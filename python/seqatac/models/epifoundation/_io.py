@@ -12,14 +12,14 @@ import torch
 from anndata import AnnData
 
 from ... import _keys
-from ..._errors import SeqatacInputError
-from ..._utils import atomic_path, jsonable
+from ..._utils import jsonable
 from ...data import check_paired_rna
 from .. import _training as T
 from .._persistence import (
     build_config,
     check_size,
     load_module_state,
+    model_directory,
     read_config,
     read_table,
     read_weights,
@@ -36,23 +36,17 @@ _CONFIG, _WEIGHTS, _PEAKS, _GENES = "config.json", "model.pt", "peaks.csv", "gen
 def save_model(model, dir_path: str | os.PathLike, *, overwrite: bool) -> None:
     """:meth:`EpiFoundation.save` (documented there)."""
     path = Path(dir_path)
-    if (path / _CONFIG).exists() and not overwrite:
-        raise SeqatacInputError(f"{str(path)!r} already holds a saved model; pass overwrite=True or another path.")
-    path.mkdir(parents=True, exist_ok=True)
     config = {
         "format_version": FORMAT_VERSION, "model": "epifoundation", "architecture": model.config.to_dict(),
         "params": jsonable(model.params), "setup": model.setup, "batches": model.batch_names,
         "cell_types": model.cell_types, "trained": model.trained, "history": jsonable(model.history),
     }
-    with atomic_path(path / _WEIGHTS) as tmp:
-        torch.save(T.cpu_state_dict(model.module), tmp)
-    with atomic_path(path / _PEAKS) as tmp:
-        model.vocabulary.to_frame().to_csv(tmp, index=False)
-    if model.genes is not None:
-        with atomic_path(path / _GENES) as tmp:
-            model.genes.to_frame().to_csv(tmp, index=False)
-    with atomic_path(path / _CONFIG) as tmp:
-        tmp.write_text(json.dumps(config, indent=1))
+    with model_directory(path, overwrite=overwrite) as tmp:
+        torch.save(T.cpu_state_dict(model.module), tmp / _WEIGHTS)
+        model.vocabulary.to_frame().to_csv(tmp / _PEAKS, index=False)
+        if model.genes is not None:
+            model.genes.to_frame().to_csv(tmp / _GENES, index=False)
+        (tmp / _CONFIG).write_text(json.dumps(config, indent=1))
     model.model_dir = path
     logger.info("saved EpiFoundation model to %s", path)
 

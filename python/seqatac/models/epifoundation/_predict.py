@@ -3,6 +3,8 @@ as a mixin of :class:`EpiFoundation`."""
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 import torch
@@ -10,6 +12,7 @@ from anndata import AnnData
 
 from ... import _keys
 from ..._errors import SeqatacInputError
+from ..._progress import progress_bar
 from ..._torch import autocast, select_device
 from ..._utils import jsonable
 from ...data import check_paired_rna
@@ -42,18 +45,21 @@ class PredictionMixin:
         max_tokens = max(int(max_tokens), data.max_len)
         target = select_device(device)
         precision = resolve_precision(precision, target)
-        rng = np.random.default_rng(_derived_seed(self.params["random_state"], 20))  # peak samples of long cells
+        names = self._default_adata(adata).obs_names
+        seed = _derived_seed(self.params["random_state"], 20)
+
+        def rng(cell: int) -> np.random.Generator:  # the peak sample of a long cell: its name and the seed only
+            return np.random.default_rng([seed, zlib.crc32(str(names[cell]).encode())])
+
         batches = token_batches(data.lengths(), np.arange(len(data)), max_tokens=max_tokens, max_cells=max_cells)
         collected: dict[str, list[np.ndarray]] = {name: [] for name in outputs}
         module = self.module
         was_training = module.training
         module.eval()
         module.to(target)
-        from tqdm.auto import tqdm
-
         try:
             with T.num_threads(n_threads):
-                for cells in tqdm(batches, desc="EpiFoundation predict", unit="batch", disable=not verbose):
+                for cells in progress_bar(batches, desc="EpiFoundation predict", unit="batch", disable=not verbose):
                     batch = to_tensors(data.peak_inputs(cells, rng), target)
                     with autocast(target, precision):
                         embedding = module.embed_cells(batch["tokens"], batch["chromosomes"], batch["cu_seqlens"])

@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ... import _torch
 from ..._errors import SeqatacInputError
+from ..._progress import progress_bar
 from ..._torch import autocast, select_device
 from .. import _training as T
 from ._data import TokenData, token_batches
@@ -196,11 +197,9 @@ class Trainer:
         if T.is_distributed():
             net = DistributedDataParallel(module, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
-        from tqdm.auto import tqdm
-
         show = options.verbose and rank == 0
-        bar = tqdm(total=options.max_epochs, initial=state["epoch"], unit="epoch", desc=f"EpiFoundation {self.task}",
-                   disable=not show)
+        bar = progress_bar(total=options.max_epochs, initial=state["epoch"], unit="epoch",
+                           desc=f"EpiFoundation {self.task}", disable=not show)
         try:
             while state["epoch"] < options.max_epochs:
                 epoch = state["epoch"]
@@ -208,8 +207,8 @@ class Trainer:
                 groups = [list(range(start, min(start + options.grad_accumulation, len(local))))
                           for start in range(0, len(local), options.grad_accumulation)]
                 started = time.perf_counter()
-                inner = tqdm(total=len(local), initial=state["position"], leave=False, unit="batch",
-                             desc=f"epoch {epoch + 1}", disable=not show)
+                inner = progress_bar(total=len(local), initial=state["position"], leave=False, unit="batch",
+                                     desc=f"epoch {epoch + 1}", disable=not show)
                 module.train()
                 for group in groups:
                     if group[0] < state["position"]:

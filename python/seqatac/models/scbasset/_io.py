@@ -15,12 +15,13 @@ from anndata import AnnData
 
 from ... import _keys
 from ..._errors import SeqatacInputError
-from ..._utils import atomic_path, jsonable, write_h5ad
+from ..._utils import jsonable
 from ...data import Genome
 from .._persistence import (
     build_config,
     check_size,
     load_module_state,
+    model_directory,
     read_config,
     read_table,
     read_weights,
@@ -38,9 +39,6 @@ _SPLITS = ("train", "val", "test")
 def save_model(model, dir_path: str | os.PathLike, *, overwrite: bool, save_anndata: bool) -> None:
     """:meth:`ScBasset.save` (documented there)."""
     path = Path(dir_path)
-    if (path / _CONFIG).exists() and not overwrite:
-        raise SeqatacInputError(f"{str(path)!r} already holds a saved model; pass overwrite=True or another path.")
-    path.mkdir(parents=True, exist_ok=True)
     split = np.full(len(model.regions), "excluded", dtype=object)
     for name in _SPLITS:
         split[model.splits[name]] = name
@@ -58,16 +56,14 @@ def save_model(model, dir_path: str | os.PathLike, *, overwrite: bool, save_annd
         "genome_fasta": str(model.genome.path.resolve()) if getattr(model.genome, "path", None) else None,
         "history": jsonable(model.history.to_dict(orient="records")),
     }
-    with atomic_path(path / _WEIGHTS) as tmp:
+    with model_directory(path, overwrite=overwrite) as tmp:
         torch.save({key: value.detach().cpu().contiguous() for key, value in model.module.state_dict().items()},
-                   tmp)
-    for name, table in ((_CELLS, cells), (_PEAKS, peaks)):
-        with atomic_path(path / name) as tmp:
-            table.to_csv(tmp)
-    if save_anndata and model._adata is not None:
-        write_h5ad(model._adata, path / "adata.h5ad")
-    with atomic_path(path / _CONFIG) as tmp:  # last: its presence marks a complete save
-        tmp.write_text(json.dumps(config, indent=1))
+                   tmp / _WEIGHTS)
+        cells.to_csv(tmp / _CELLS)
+        peaks.to_csv(tmp / _PEAKS)
+        if save_anndata and model._adata is not None:
+            model._adata.write_h5ad(tmp / "adata.h5ad")
+        (tmp / _CONFIG).write_text(json.dumps(config, indent=1))
     model.model_dir = path
     logger.info("saved scBasset model to %s", path)
 

@@ -12,6 +12,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ..._errors import SeqatacInputError
+from ..._progress import progress_bar
 from ..._torch import autocast, resolve_precision, select_device
 from ...data import codes_to_onehot
 from .. import _training as T
@@ -73,6 +74,7 @@ class Trainer:
         self.module = model.module
         self.targets = model._training_targets()
         self.codes = model._peak_codes()
+        self.seed, self._data_digest = None, None
         self.train_peaks, self.val_peaks = model.splits["train"], model.splits["val"]
         if len(self.train_peaks) < 2:
             raise SeqatacInputError(
@@ -98,8 +100,14 @@ class Trainer:
         self.loss_sum, self.rows = 0.0, 0
 
     def _fingerprint(self) -> dict:
+        """What a checkpoint must share with this run to resume it: architecture, data, sequences, seed, batching."""
+        if self._data_digest is None:  # the peaks' sequences stand for the genome and the regions together
+            self._data_digest = T.data_digest(self.targets.indptr, self.targets.indices, self.codes,
+                                              np.asarray(self.model.cell_names, dtype=object), self.train_peaks)
         return {
             "config": self.model.config.to_dict(),
+            "seed": self.seed,
+            "data_sha256": self._data_digest,
             "n_peaks": len(self.model.regions),
             "n_train": len(self.train_peaks),
             "batch_size": self.options.batch_size,
@@ -139,7 +147,7 @@ class Trainer:
         T.barrier()
 
     def _restore(self, path: Path, rank: int) -> None:
-        state = T.load_checkpoint(path, fingerprint=self._fingerprint(), covers="model, data or batch size")
+        state = T.load_checkpoint(path, fingerprint=self._fingerprint(), covers="model, data, genome, seed or batch size")
         self.module.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
@@ -176,6 +184,7 @@ class Trainer:
             self.module.parameters(), lr=options.lr, betas=(0.95, 0.9995), eps=1e-7,
             fused=self.device.type in ("cpu", "cuda"),
         )
+        self.seed = int(seed)
         self._fresh_state(seed, rank)
         self.steps_per_epoch = len(epoch_batches(len(self.train_peaks), options.batch_size, min_last=2 * world))
         path = Path(options.checkpoint_dir) / CHECKPOINT_NAME if options.checkpoint_dir else None
@@ -187,11 +196,9 @@ class Trainer:
         if T.is_distributed():
             net = DistributedDataParallel(self.module, device_ids=[self.device.index] if self.device.type == "cuda"
                                           else None)
-        from tqdm.auto import tqdm
-
         show = options.verbose and rank == 0
-        epochs_bar = tqdm(total=options.max_epochs, initial=min(self.epoch, options.max_epochs), unit="epoch",
-                          desc="scBasset", disable=not show)
+        epochs_bar = progress_bar(total=options.max_epochs, initial=min(self.epoch, options.max_epochs),
+                                  unit="epoch", desc="scBasset", disable=not show)
         try:
             while self.epoch < options.max_epochs and not self.finished and self._steps_left():
                 started = time.perf_counter()
@@ -215,10 +222,8 @@ class Trainer:
         if self.permutation is None:
             self.permutation = self.rng.permutation(self.train_peaks)  # a true global shuffle
         slices = epoch_batches(len(self.permutation), options.batch_size, min_last=2 * world)
-        from tqdm.auto import tqdm
-
-        steps = tqdm(total=len(slices), initial=self.position, leave=False, unit="step",
-                     desc=f"epoch {self.epoch + 1}", disable=not show)
+        steps = progress_bar(total=len(slices), initial=self.position, leave=False, unit="step",
+                             desc=f"epoch {self.epoch + 1}", disable=not show)
         module.train()
         l2 = dict(l2_cell=self.model.params["l2_cell"], l2_batch=self.model.params["l2_batch"])
         while self.position < len(slices) and self._steps_left():
