@@ -172,7 +172,7 @@ def _read_cells_and_peaks(data: Path):
 def _read_and_build(data: Path, build) -> tuple:
     """Read the h5ad into memory, then ``build(adata)`` a model; returns (adata, model, start time, build end
     time, read/build seconds and the RSS after each)."""
-    from seqatac.data._io import read_h5ad
+    from seqatac.data import read_h5ad
 
     started = time.perf_counter()
     adata = read_h5ad(data / "atac.h5ad")

@@ -20,7 +20,7 @@ from seqatac.data import (
     reverse_complement,
     score_threshold,
 )
-from seqatac.data._motifs import _SCORE_RESOLUTION
+from seqatac.data._motif_scan import _SCORE_RESOLUTION
 
 DATA = Path(__file__).parent.parent / "data" / "motifs"
 PFM = np.array([[0.7, 0.1, 0.1, 0.1], [0.0, 0.0, 1.0, 0.0], [0.25, 0.25, 0.25, 0.25]])

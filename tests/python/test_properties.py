@@ -127,7 +127,7 @@ def test_centred_windows_have_the_width_and_match_fetch(sequences, data):
     width = data.draw(st.integers(1, 50))
     regions = pd.DataFrame([(chrom, start, start + length) for chrom, start, length in rows],
                            columns=["chrom", "start", "end"])
-    codes = genome.encode_regions(regions, width=width)
+    codes = genome.encode_regions(regions, width=width, check=False)  # window arithmetic, any region
     assert codes.shape == (len(rows), width)
     for row, (chrom, start, end) in zip(codes, regions.itertuples(index=False)):
         centre = (start + end) // 2

@@ -472,10 +472,12 @@ def _scan_peaks(adata, keep, genome, motifs, *, width, p_value) -> tuple[sparse.
         scan_width = -(-peak_width // _WIDTH_STEP) * _WIDTH_STEP
     gc = np.empty(len(regions))
     match_parts, order = [], []
+    genome.check_regions(regions)  # once for all: each batch below holds one scan width
     for window in np.unique(scan_width):
         rows = np.flatnonzero(scan_width == window)
         offset = 0
-        for codes in genome.iter_encoded(regions.iloc[rows], width=int(window), batch_size=_SCAN_BATCH):
+        for codes in genome.iter_encoded(regions.iloc[rows], width=int(window), batch_size=_SCAN_BATCH,
+                                         check=False):
             batch = rows[offset : offset + codes.shape[0]]
             offset += codes.shape[0]
             if width is None and window > peak_width[batch].min():  # N outside each peak

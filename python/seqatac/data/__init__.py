@@ -1,29 +1,12 @@
 """Data layer: reading and validating scATAC data, peak regions, genome sequences, motifs, shuffles."""
 
+from ._filters import binarize, filter_cells, filter_peaks
 from ._genome import Genome, write_fasta
-from ._io import (
-    add_peak_coordinates,
-    binarize,
-    check_paired_rna,
-    filter_cells,
-    filter_peaks,
-    read_atac,
-    read_h5ad,
-    read_multiome,
-    validate_atac,
-)
-from ._motifs import (
-    Motif,
-    jaspar,
-    motif_columns,
-    motif_matches,
-    motif_scores,
-    read_homer,
-    read_jaspar,
-    read_meme,
-    read_motifs,
-    score_threshold,
-)
+from ._motif_compare import compare_motifs, motif_similarity
+from ._motif_files import read_homer, read_jaspar, read_meme, read_motifs
+from ._motif_scan import motif_matches, motif_scores, score_threshold
+from ._motifs import Motif, jaspar, motif_columns
+from ._readers import read_atac, read_h5ad, read_multiome
 from ._regions import (
     chromosome_key,
     coordinate_columns,
@@ -43,6 +26,7 @@ from ._sequence import (
     reverse_complement,
 )
 from ._shuffle import dinucleotide_shuffle
+from ._validate import add_peak_coordinates, check_paired_rna, validate_atac
 
 __all__ = [
     # AnnData / files
@@ -83,5 +67,7 @@ __all__ = [
     "motif_columns",
     "motif_matches",
     "score_threshold",
+    "motif_similarity",
+    "compare_motifs",
     "dinucleotide_shuffle",
 ]

@@ -202,7 +202,7 @@ class Genome:
             codes = self._arrays[name][lo:hi] if self._arrays is not None else encode_sequence(self._raw(name, lo, hi))
             row[lo - start:hi - start] = codes
 
-    def _windows(self, regions: pd.DataFrame, width: int) -> tuple[np.ndarray, np.ndarray]:
+    def _windows(self, regions: pd.DataFrame, width: int, check: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """FASTA chromosome names and window starts of the centred windows."""
         if int(width) != width or width < 1:
             raise SeqatacInputError(f"width must be a positive integer, got {width!r}.")
@@ -223,7 +223,8 @@ class Genome:
         chroms = regions[_keys.CHROM].astype(str).to_numpy()
         self.check_chromosomes(chroms)
         names = pd.Series(chroms).map({c: self.resolve(c) for c in pd.unique(chroms)}).to_numpy()
-        self._check_within_chromosomes(names, starts, ends)
+        if check:
+            self._check_within_chromosomes(names, starts, ends)
         centres = (starts + ends) // 2
         return names, centres - int(width) // 2
 
@@ -244,7 +245,13 @@ class Genome:
             raise SeqatacInputError(message + " Fix: pass the FASTA of that build (or lift the peaks over).")
         warnings.warn(message + " Their sequence past the end reads as N.", SeqatacWarning, stacklevel=4)
 
-    def iter_encoded(self, regions: pd.DataFrame, *, width: int, batch_size: int = 1024) -> Iterator[np.ndarray]:
+    def check_regions(self, regions: pd.DataFrame) -> None:
+        """Check regions against the genome: every chromosome present, and few regions past a chromosome's end
+        (warn above 1%, refuse above 50%: the peaks were probably called on another genome build)."""
+        self._windows(regions, 1)
+
+    def iter_encoded(self, regions: pd.DataFrame, *, width: int, batch_size: int = 1024,
+                     check: bool = True) -> Iterator[np.ndarray]:
         """Stream integer-coded centred windows in region order.
 
         Parameters
@@ -256,21 +263,24 @@ class Genome:
             ``c = (start + end) // 2``.
         batch_size
             Regions per yielded batch.
+        check
+            Warn or refuse when regions run past their chromosome's end (:meth:`check_regions`); a caller that
+            encodes one set of regions in several calls checks the whole set once and passes False.
 
         Yields
         ------
         ``int8`` arrays ``(b, width)``, ``b <= batch_size``; N past chromosome ends.
         """
-        names, window_starts = self._windows(regions, width)
+        names, window_starts = self._windows(regions, width, check)
         for first in range(0, len(names), batch_size):
             batch = np.empty((min(batch_size, len(names) - first), int(width)), dtype=np.int8)
             for k, row in enumerate(batch):
                 self._encode_into(row, names[first + k], int(window_starts[first + k]))
             yield batch
 
-    def encode_regions(self, regions: pd.DataFrame, *, width: int) -> np.ndarray:
+    def encode_regions(self, regions: pd.DataFrame, *, width: int, check: bool = True) -> np.ndarray:
         """Integer-coded centred windows of all regions, ``int8`` ``(n, width)`` (see :meth:`iter_encoded`)."""
-        batches = list(self.iter_encoded(regions, width=width))
+        batches = list(self.iter_encoded(regions, width=width, check=check))
         return np.concatenate(batches) if batches else np.empty((0, int(width)), dtype=np.int8)
 
     def cache_encoded(self, regions: pd.DataFrame, *, width: int, path: str | os.PathLike) -> np.memmap:

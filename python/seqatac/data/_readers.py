@@ -1,6 +1,6 @@
-"""Reading scATAC count matrices into AnnData, validating them, and basic filtering.
+"""Reading scATAC count matrices into AnnData: h5ad, 10x HDF5, MatrixMarket + BED, 10x multiome.
 
-Everything here keeps matrices sparse; checks and counts are O(nnz).
+Everything here keeps matrices sparse.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
-import math
 import os
 import warnings
 from pathlib import Path
@@ -21,24 +20,21 @@ import scipy.io
 import scipy.sparse as sp
 
 from .._errors import SeqatacInputError, SeqatacWarning
-from .._keys import CHROM, END, SEQATAC_UNS, START
-from ._regions import _examples, parse_intervals, parse_regions
+from .._keys import CHROM, END, START
+from ._filters import _binarized
+from ._regions import parse_intervals, parse_regions
+from ._validate import _write_coordinates, validate_atac
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("h5ad", "10x_h5", "mtx")
-# uns["seqatac"][...] key for the filtering log, and var columns of 10x feature annotations
-_FILTERING_UNS = "filtering"
+# var columns of 10x feature annotations
 _PEAKS, _GENE_EXPRESSION = "Peaks", "Gene Expression"
 _GENE_IDS, _GENE_NAMES, _GENOME, _INTERVAL = "gene_ids", "gene_names", "genome", "interval"
 # 10x file names looked for beside a MatrixMarket file (or inside a 10x matrix directory)
 _MATRIX_FILES = ("matrix.mtx", "matrix.mtx.gz")
 _PEAK_FILES = ("peaks.bed", "peaks.bed.gz")
 _BARCODE_FILES = ("barcodes.tsv", "barcodes.tsv.gz")
-_CHUNK = 1 << 22  # values scanned at a time by validate_atac (bounded temporary memory)
-
-
-# --------------------------------------------------------------------------- reading
 
 
 def read_atac(
@@ -404,305 +400,3 @@ def _read_bed(path: Path) -> pd.DataFrame:
     var = pd.DataFrame(rows, columns=[CHROM, START, END], dtype=object)
     var.index = pd.Index(var[CHROM] + ":" + var[START] + "-" + var[END], dtype=object)
     return parse_regions(var)
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
-    """Check a cells × peaks AnnData and return its peak regions; ``adata`` is not modified.
-
-    Checks: a non-empty matrix with at least one non-zero count, parsable peak coordinates (see
-    :func:`parse_regions`), unique cell names, numeric values, none negative, NaN or infinite.
-    Non-integer counts only warn. Runs in O(nnz) over ``X.data`` for sparse ``X`` (dense ``X`` is
-    scanned in row blocks).
-
-    Parameters
-    ----------
-    adata
-        AnnData (n_cells, n_peaks) with raw counts in ``X``, loaded in memory.
-
-    Returns
-    -------
-    DataFrame (n_peaks, 3) of ``chrom``, ``start``, ``end`` indexed by ``var_names``.
-
-    Raises
-    ------
-    SeqatacInputError
-        Empty or all-zero matrix, backed AnnData, bad coordinates, duplicated cell names, non-numeric
-        values, negative/NaN/infinite counts.
-
-    Warns
-    -----
-    SeqatacWarning
-        Non-integer counts (normalised data where raw counts are expected).
-    """
-    if adata.isbacked:
-        raise SeqatacInputError(
-            "The AnnData is backed (on disk); seqatac validates in-memory data only. Fix: "
-            "adata = adata.to_memory()."
-        )
-    if adata.X is None or adata.n_obs == 0 or adata.n_vars == 0:
-        raise SeqatacInputError(
-            f"The count matrix is empty ({adata.n_obs} cells x {adata.n_vars} peaks). Fix: pass an "
-            f"AnnData with cells and peaks, and raw counts in adata.X."
-        )
-    regions = parse_regions(adata.var)
-    duplicated = adata.obs_names[adata.obs_names.duplicated()]
-    if len(duplicated):
-        raise SeqatacInputError(
-            f"{len(duplicated)} cell names are duplicated (e.g. {_examples(duplicated.unique())}), so cells "
-            f"cannot be told apart. Fix: give each cell a unique barcode, e.g. adata.obs_names_make_unique(), or "
-            f"prefix barcodes with their sample when concatenating samples."
-        )
-    dtype = adata.X.dtype
-    if dtype.kind not in "biuf":
-        raise SeqatacInputError(
-            f"adata.X has dtype {dtype}, not numbers. Fix: store the counts as integers or floats, e.g. "
-            f"adata.X = adata.X.astype('float32') if they are numeric strings."
-        )
-    counts = {"negative": 0, "NaN": 0, "infinite": 0, "non-integer": 0, "positive": 0}
-    for values in _value_blocks(adata.X):
-        counts["positive"] += int(np.count_nonzero(values > 0))
-        if values.dtype.kind in "iu":
-            counts["negative"] += int(np.count_nonzero(values < 0))
-            continue
-        nan, infinite = np.isnan(values), np.isinf(values)
-        finite = ~(nan | infinite)
-        counts["NaN"] += int(np.count_nonzero(nan))
-        counts["infinite"] += int(np.count_nonzero(infinite))
-        counts["negative"] += int(np.count_nonzero(values < 0))
-        counts["non-integer"] += int(np.count_nonzero(values[finite] != np.round(values[finite])))
-    bad = {kind: counts[kind] for kind in ("negative", "NaN", "infinite") if counts[kind]}
-    if bad:
-        summary = ", ".join(f"{n} {kind}" for kind, n in bad.items())
-        raise SeqatacInputError(
-            f"adata.X has {summary} values; seqatac expects raw, non-negative integer counts. Fix: "
-            f"put the raw count matrix in adata.X (e.g. adata.X = adata.layers['counts'], or read "
-            f"the CellRanger output) instead of normalised, log-transformed or scaled values."
-        )
-    if counts["positive"] == 0:
-        raise SeqatacInputError(
-            f"adata.X ({adata.n_obs} cells x {adata.n_vars} peaks) has no non-zero counts. Fix: "
-            f"pass the raw count matrix in adata.X."
-        )
-    if counts["non-integer"]:
-        warnings.warn(
-            f"adata.X has {counts['non-integer']} non-integer values; seqatac models expect raw "
-            f"counts (they are binarised or modelled as counts). If raw counts are in a layer, use "
-            f"adata.X = adata.layers['counts'].",
-            SeqatacWarning,
-            stacklevel=2,
-        )
-    return regions
-
-
-def _value_blocks(matrix):
-    """Yield the stored values of ``matrix`` as 1-D blocks of at most ~_CHUNK values."""
-    if sp.issparse(matrix):
-        values = matrix.data
-        for begin in range(0, len(values), _CHUNK):
-            yield values[begin : begin + _CHUNK]
-        return
-    dense = np.asarray(matrix)
-    rows = max(1, _CHUNK // max(1, dense.shape[1]))
-    for begin in range(0, dense.shape[0], rows):
-        yield dense[begin : begin + rows].ravel()
-
-
-def add_peak_coordinates(adata: ad.AnnData) -> None:
-    """Write ``var["chrom"]``, ``var["start"]``, ``var["end"]`` (0-based, half-open) in place.
-
-    Parameters
-    ----------
-    adata
-        AnnData (n_cells, n_peaks) whose ``var`` columns or ``var_names`` carry coordinates, as
-        :func:`parse_regions` reads them.
-    """
-    _write_coordinates(adata, parse_regions(adata.var))
-
-
-def _write_coordinates(adata: ad.AnnData, regions: pd.DataFrame) -> None:
-    for column in (CHROM, START, END):
-        adata.var[column] = regions[column].to_numpy()
-
-
-def check_paired_rna(atac: ad.AnnData, rna: ad.AnnData) -> None:
-    """Require paired RNA to have exactly the ATAC cells, in the same order (never reordered here).
-
-    Parameters
-    ----------
-    atac
-        AnnData (n_cells, n_peaks).
-    rna
-        AnnData (n_cells, n_genes) of the same cells.
-
-    Raises
-    ------
-    SeqatacInputError
-        Duplicated cell names in either, cells missing on either side, or the same cells in a
-        different order.
-    """
-    for modality, names in (("ATAC", atac.obs_names), ("RNA", rna.obs_names)):
-        duplicated = names[names.duplicated()]
-        if len(duplicated):
-            raise SeqatacInputError(
-                f"The {modality} data has {len(duplicated)} duplicated cell names (e.g. "
-                f"{_examples(duplicated.unique())}), so cells cannot be paired. Fix: give each cell a "
-                f"unique barcode in both modalities (e.g. prefix barcodes with their sample)."
-            )
-    only_atac = atac.obs_names.difference(rna.obs_names, sort=False)
-    only_rna = rna.obs_names.difference(atac.obs_names, sort=False)
-    if len(only_atac) or len(only_rna):
-        raise SeqatacInputError(
-            f"The paired RNA cells do not match the ATAC cells: {len(only_atac)} of {atac.n_obs} "
-            f"ATAC cells are missing from RNA (e.g. {_examples(only_atac)}) and {len(only_rna)} of "
-            f"{rna.n_obs} RNA cells are missing from ATAC (e.g. {_examples(only_rna)}). Fix: keep "
-            f"the shared cells in both, e.g. common = atac.obs_names.intersection(rna.obs_names); "
-            f"atac = atac[common].copy(); rna = rna[common].copy()."
-        )
-    if not atac.obs_names.equals(rna.obs_names):
-        differ = np.flatnonzero(atac.obs_names.to_numpy() != rna.obs_names.to_numpy())
-        first = differ[0]
-        raise SeqatacInputError(
-            f"The paired RNA has the same {atac.n_obs} cells as ATAC but in a different order "
-            f"({len(differ)} positions differ; first at {first}: ATAC {atac.obs_names[first]!r}, "
-            f"RNA {rna.obs_names[first]!r}). Fix: reorder RNA to match: "
-            f"rna = rna[atac.obs_names].copy()."
-        )
-
-
-# --------------------------------------------------------------------------- transforms
-
-
-def binarize(adata: ad.AnnData, *, copy: bool = False) -> ad.AnnData | None:
-    """Set ``X`` to 1 where counts are > 0 and 0 elsewhere (float32; sparse stays sparse).
-
-    Parameters
-    ----------
-    adata
-        AnnData (n_cells, n_peaks).
-    copy
-        Return a binarised copy instead of modifying ``adata``.
-
-    Returns
-    -------
-    None, or the copy when ``copy=True``. Updates ``X``.
-    """
-    if copy:
-        adata = adata.copy()
-    adata.X = _binarized(adata.X)
-    return adata if copy else None
-
-
-def _binarized(matrix):
-    if sp.issparse(matrix):
-        result = matrix.copy()
-        result.data = (result.data > 0).astype(np.float32)
-        result.eliminate_zeros()
-        return result
-    return (np.asarray(matrix) > 0).astype(np.float32)
-
-
-def filter_peaks(
-    adata: ad.AnnData, *, min_cell_fraction: float = 0.0, min_cells: int = 0, copy: bool = False
-) -> ad.AnnData | None:
-    """Keep peaks accessible (count > 0) in enough cells.
-
-    A peak is kept when open in at least ``max(min_cells, ceil(min_cell_fraction * n_cells))`` cells.
-
-    Parameters
-    ----------
-    adata
-        AnnData (n_cells, n_peaks).
-    min_cell_fraction
-        Minimum fraction of cells, in [0, 1].
-    min_cells
-        Minimum number of cells.
-    copy
-        Return a filtered copy instead of subsetting ``adata`` in place.
-
-    Returns
-    -------
-    None, or the copy when ``copy=True``. Subsets ``var`` and appends a row (step, threshold,
-    n_removed, n_kept) to the DataFrame ``uns["seqatac"]["filtering"]``.
-
-    Raises
-    ------
-    SeqatacInputError
-        Invalid thresholds, or no peak would be left (``adata`` is then unchanged).
-    """
-    if not 0.0 <= min_cell_fraction <= 1.0:
-        raise SeqatacInputError(
-            f"min_cell_fraction={min_cell_fraction} is not a fraction. Fix: pass a value in [0, 1]."
-        )
-    # the tolerance keeps e.g. 0.1 * 50 == 5.000000000000001 at 5 cells
-    from_fraction = math.ceil(min_cell_fraction * adata.n_obs - 1e-9)
-    threshold = max(_check_count(min_cells, "min_cells"), from_fraction)
-    return _filter(adata, axis=0, threshold=threshold, step="filter_peaks", copy=copy)
-
-
-def filter_cells(adata: ad.AnnData, *, min_peaks: int = 0, copy: bool = False) -> ad.AnnData | None:
-    """Keep cells with at least ``min_peaks`` accessible (count > 0) peaks.
-
-    Parameters
-    ----------
-    adata
-        AnnData (n_cells, n_peaks).
-    min_peaks
-        Minimum number of accessible peaks per cell.
-    copy
-        Return a filtered copy instead of subsetting ``adata`` in place.
-
-    Returns
-    -------
-    None, or the copy when ``copy=True``. Subsets ``obs`` and appends a row (step, threshold,
-    n_removed, n_kept) to the DataFrame ``uns["seqatac"]["filtering"]``.
-
-    Raises
-    ------
-    SeqatacInputError
-        Invalid threshold, or no cell would be left (``adata`` is then unchanged).
-    """
-    threshold = _check_count(min_peaks, "min_peaks")
-    return _filter(adata, axis=1, threshold=threshold, step="filter_cells", copy=copy)
-
-
-def _check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not float(value).is_integer() or value < 0:
-        raise SeqatacInputError(f"{name}={value!r} is not a count. Fix: pass an integer >= 0.")
-    return int(value)
-
-
-def _filter(adata, *, axis: int, threshold: int, step: str, copy: bool):
-    """Shared body of filter_peaks (axis=0: count cells per peak) and filter_cells (axis=1)."""
-    n_accessible = np.asarray((adata.X > 0).sum(axis=axis)).ravel()
-    keep = n_accessible >= threshold
-    n_kept = int(keep.sum())
-    n_removed = len(keep) - n_kept
-    items, other = ("peaks", "cells") if axis == 0 else ("cells", "peaks")
-    if n_kept == 0:
-        best = int(n_accessible.max()) if len(n_accessible) else 0
-        raise SeqatacInputError(
-            f"{step} would remove all {len(keep)} {items}: none is accessible in >= {threshold} "
-            f"{other} (the most is {best}). Fix: lower the threshold to at most {best}."
-        )
-    if copy:
-        adata = adata.copy()
-    if axis == 0:
-        adata._inplace_subset_var(keep)
-    else:
-        adata._inplace_subset_obs(keep)
-    record = pd.DataFrame(
-        [{"step": step, "threshold": threshold, "n_removed": n_removed, "n_kept": n_kept}]
-    )
-    uns = adata.uns.setdefault(SEQATAC_UNS, {})
-    previous = uns.get(_FILTERING_UNS)
-    uns[_FILTERING_UNS] = (
-        record if previous is None else pd.concat([pd.DataFrame(previous), record], ignore_index=True)
-    )
-    logger.info(
-        "%s: removed %d %s accessible in fewer than %d %s, kept %d",
-        step, n_removed, items, threshold, other, n_kept,
-    )
-    return adata if copy else None
