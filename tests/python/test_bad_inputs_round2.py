@@ -285,3 +285,21 @@ def test_annotation_does_not_depend_on_the_order_of_the_cells():
     shuffled = shuffled.loc[forward.index]
     np.testing.assert_allclose(shuffled.to_numpy(), forward.to_numpy(), rtol=0, atol=1e-6)
     assert (shuffled.idxmax(axis=1) == forward.idxmax(axis=1)).all()
+
+
+@pytest.mark.parametrize("change", ["seed", "counts"])
+def test_a_cellspace_checkpoint_resumes_only_its_own_run(scbasset_run, change, tmp_path):
+    from seqatac.models.cellspace import CellSpace
+
+    sim, _ = scbasset_run
+    options = dict(bucket=4096, examples_per_event=2)
+    CellSpace(sim.atac, sim.genome, random_state=0, **options).fit(1, random_state=0, n_threads=1, verbose=False,
+                                                                    checkpoint_dir=tmp_path / "ckpt")
+    atac, seed = sim.atac.copy(), 0
+    if change == "seed":
+        seed = 5
+    else:
+        atac.X = sp.csr_matrix(atac.X.toarray()[::-1])
+    resumed = CellSpace(atac, sim.genome, random_state=0, **options)
+    with pytest.raises(SeqatacInputError, match=r"belongs to a different run \(changed: .*(seed|data_sha256).*Fix"):
+        resumed.fit(2, random_state=seed, n_threads=1, verbose=False, checkpoint_dir=tmp_path / "ckpt", resume=True)

@@ -18,7 +18,7 @@ from seqatac.models.cellspace._kmers import (
     hash_ngrams,
     window_features,
 )
-from seqatac.models.cellspace._model import _chunks, _epoch_parts
+from seqatac.models.cellspace._training_data import _chunks, _epoch_parts
 from seqatac.simulate import simulate_atac
 
 FAST = dict(bucket=4096, examples_per_event=4)  # small N-gram table, short epochs
@@ -108,7 +108,7 @@ def test_windows_are_sampled_inside_events_and_padded_when_short():
 
 
 def test_event_sequences_are_the_exact_regions():
-    from seqatac.models.cellspace._model import _event_sequences
+    from seqatac.models.cellspace._training_data import _event_sequences
 
     genome = Genome.from_dict({"chr1": "ACGTACGGTTAACCGGTTAA", "chr2": "GGGCCCAAAT"})
     regions = pd.DataFrame({"chrom": ["chr1", "chr2", "chr1", "chr2"], "start": [2, 0, 5, 7], "end": [9, 4, 8, 12]})
@@ -120,7 +120,7 @@ def test_event_sequences_are_the_exact_regions():
 
 
 def test_kmer_counts_count_both_strands_once(tiny, trained):
-    from seqatac.models.cellspace._model import _kmer_counts
+    from seqatac.models.cellspace._training_data import _kmer_counts
 
     store = EventSequences([encode_sequence("AAAAAAAAAT"), encode_sequence("ATTTTTTTTT"), encode_sequence("ACGTNACGTACGTA")])
     counts = pd.Series(_kmer_counts(store, np.arange(3), 8), index=canonical_kmers(8))
@@ -259,7 +259,7 @@ def test_save_load_round_trip(trained, tmp_path):
     np.testing.assert_array_equal(loaded.kmer_counts, trained.kmer_counts)
     sequence = ["ACGTACGTTTGACCATGGCA"]
     np.testing.assert_array_equal(loaded.embed_sequences(sequence, ngrams=True), trained.embed_sequences(sequence, ngrams=True))
-    with pytest.raises(SeqatacInputError, match="exists"):
+    with pytest.raises(SeqatacInputError, match="already holds a saved model"):
         trained.save(path)
     with pytest.raises(SeqatacInputError, match="training data"):
         loaded.fit(1)

@@ -10,7 +10,11 @@ from anndata import AnnData
 from seqatac import SeqatacInputError, pl, tl
 from seqatac.data import Motif, decode_sequence, encode_sequence, reverse_complement
 from seqatac.models.cellspace import canonical_kmers
-from seqatac.tl._denovo import _merge_redundant, _pairwise_alignment, _SiteSearch
+from seqatac.models.cellspace._denovo import (
+    _merge_redundant,
+    _pairwise_alignment,
+    _SiteSearch,
+)
 
 
 def _two_arcs() -> np.ndarray:
@@ -106,7 +110,7 @@ class _PlantedModel:
         self.config = _Config()
         kmers = canonical_kmers(4)
         self.kmers = pd.DataFrame(rng.normal(size=(len(kmers), 16)), index=kmers)
-        cells, names, self.groups = [], [], []
+        cells, self.groups = [], []
         for group, motif in planted.items():
             centre = np.mean([self.kmers.loc[min(motif[i : i + 4], reverse_complement(motif[i : i + 4]))]
                               for i in range(3)], axis=0)

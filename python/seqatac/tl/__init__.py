@@ -3,9 +3,9 @@
 The model-agnostic sequence analyses live in :mod:`seqatac.interpret` and are re-exported here.
 """
 
-from ..data import codes_to_onehot, motif_columns
+from ..data import codes_to_onehot, compare_motifs, motif_columns, motif_similarity
 from ..interpret import denoise, ism, predict, shuffled_backgrounds, tf_activity
-from ._denovo import DenovoMotifs, compare_motifs, denovo_motifs, motif_similarity
+from ..models.cellspace import DenovoMotifs, denovo_motifs
 from ._graph import cell_graph, leiden, merge_clusters, merge_small_clusters, snn_graph
 from ._layout import layout_2d
 from ._variable_peaks import variable_peaks

@@ -35,10 +35,18 @@ import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
-from .._errors import SeqatacInputError
-from ..data import N_CODE, Motif, jaspar, read_motifs, reverse_complement
-from ..models.cellspace._kmers import _kmer_lookup, kmer_rows
-from ..models.cellspace._model import _as_code_rows, _pad_codes, _unit_rows
+from ..._errors import SeqatacInputError
+from ...data import (
+    N_CODE,
+    Motif,
+    compare_motifs,
+    jaspar,
+    motif_similarity,
+    read_motifs,
+    reverse_complement,
+)
+from ._kmers import _kmer_lookup, kmer_rows
+from ._sequences import _as_code_rows, _pad_codes, _unit_rows
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +135,8 @@ def denovo_motifs(
         Background columns added on each side of the seed PFM, so that the motif can grow past the 10-mers (2).
     merge_similarity
         A motif whose PFM and that of a motif from a larger cluster match each other at least this well (both
-        ways, :func:`motif_similarity`) is merged into it: its 10-mers and groups join the larger one's (0.9;
-        None keeps every cluster's motif). Refined seeds of one TF often converge on the same PFM.
+        ways, :func:`~seqatac.data.motif_similarity`) is merged into it: its 10-mers and groups join the larger
+        one's (0.9; None keeps every cluster's motif). Refined seeds of one TF often converge on the same PFM.
     known_motifs
         Motifs to compare with: a list of :class:`~seqatac.data.Motif`, a motif file, or None for JASPAR
         2024 CORE vertebrates.
@@ -221,64 +229,6 @@ def denovo_motifs(
     table = pd.DataFrame(rows, index=index)
     logger.info("de novo motifs: %d motifs from %d frequent %d-mers", len(motifs), len(mers), kmer_length)
     return DenovoMotifs(table, motifs, pd.DataFrame(np.array(embeddings), index=index))
-
-
-def motif_similarity(queries: list[Motif], known: list[Motif], *, min_overlap: int = 5) -> pd.DataFrame:
-    """Similarity of every query motif to every known motif.
-
-    The similarity is the largest sum, over ungapped alignments on either strand with at least
-    ``min_overlap`` columns (capped at the shorter motif's length), of the Pearson correlations of the aligned
-    PFM columns, divided by the query's length: 1 when every query column is matched perfectly.
-
-    Returns
-    -------
-    DataFrame ``(n_queries, n_known)`` indexed by query id, columns = known motif ids.
-    """
-    if not known:
-        raise SeqatacInputError("motif comparison needs at least one known motif.")
-    targets = [(_standardize(m.pfm), _standardize(m.pfm[::-1, ::-1])) for m in known]
-    scores = np.empty((len(queries), len(known)))
-    for i, query in enumerate(queries):
-        q = _standardize(query.pfm)
-        for j, (forward, reverse) in enumerate(targets):
-            scores[i, j] = max(_best_diagonal(q @ forward.T, min_overlap), _best_diagonal(q @ reverse.T, min_overlap))
-        scores[i] /= len(q)
-    return pd.DataFrame(scores, index=[q.id for q in queries], columns=[m.id for m in known])
-
-
-def compare_motifs(queries: list[Motif], known: list[Motif], *, top: int = 3, min_overlap: int = 5) -> pd.DataFrame:
-    """Best known-motif matches of each query motif (see :func:`motif_similarity`).
-
-    Parameters
-    ----------
-    queries
-        Query motifs.
-    known
-        Motifs to match against.
-    top
-        Matches listed in ``top_matches``.
-    min_overlap
-        Fewest aligned columns.
-
-    Returns
-    -------
-    DataFrame indexed by query id: ``best_match_id``, ``best_match_name``, ``similarity`` and
-    ``top_matches`` (``name (id): similarity`` of the ``top`` best).
-    """
-    scores = motif_similarity(queries, known, min_overlap=min_overlap).to_numpy()
-    rows = []
-    for query, row in zip(queries, scores):
-        order = np.argsort(-row, kind="stable")
-        rows.append(
-            {
-                "query": query.id,
-                "best_match_id": known[order[0]].id,
-                "best_match_name": known[order[0]].name,
-                "similarity": float(row[order[0]]),
-                "top_matches": "; ".join(f"{known[i].name} ({known[i].id}): {row[i]:.2f}" for i in order[:top]),
-            }
-        )
-    return pd.DataFrame(rows).set_index("query")
 
 
 # ============================================================================================ helpers
@@ -544,24 +494,6 @@ def _site_counts(codes: np.ndarray, posterior: np.ndarray, min_posterior: float)
     cells = (np.arange(width) * 5 + windows).ravel()
     weights = np.repeat(posterior[sequence, strand, start], width)
     return np.bincount(cells, weights, minlength=width * 5).reshape(width, 5)
-
-
-def _standardize(pfm: np.ndarray) -> np.ndarray:
-    """Rows (motif columns) centred and scaled to unit norm: their dot product is their Pearson correlation
-    (flat columns become 0, correlating with nothing)."""
-    centred = pfm - pfm.mean(axis=1, keepdims=True)
-    norms = np.linalg.norm(centred, axis=1, keepdims=True)
-    return np.divide(centred, norms, out=np.zeros_like(centred), where=norms > 1e-12)
-
-
-def _best_diagonal(correlation: np.ndarray, min_overlap: int) -> float:
-    """Largest sum along any diagonal of a (query × target) column-correlation matrix with enough overlap."""
-    n_query, n_target = correlation.shape
-    needed = min(min_overlap, n_query, n_target)
-    return max(
-        float(np.trace(correlation, offset=offset))
-        for offset in range(-(n_query - needed), n_target - needed + 1)
-    )
 
 
 def _known(known_motifs) -> list[Motif]:
