@@ -271,3 +271,15 @@ def test_motif_matches_uses_thresholds():
         np.testing.assert_array_equal(matches[:, k].toarray().ravel() == 1, expected)
     # roughly p-value * windows * strands hits per random sequence for the long motif
     assert 0 < matches[:, 1].sum() / 60 < 5 * 1e-3 * 2 * 71
+
+
+def test_motif_labels_are_one_vocabulary_across_models():
+    """chromVAR, scBasset and CellSpace label motif columns alike: the name, or name_id when a name repeats."""
+    import seqatac.baselines._chromvar as chromvar_module
+    from seqatac.data import Motif, motif_columns, motif_labels
+
+    pfm = np.full((3, 4), 0.25)
+    motifs = [Motif("MA1", "HNF4A", pfm), Motif("MA2", "HNF4A", pfm), Motif("MA3", "GATA1", pfm)]
+    assert motif_columns(motifs) == ["HNF4A_MA1", "HNF4A_MA2", "GATA1"]
+    assert motif_labels(["A", "A"], ["x", "x"]) == ["A_x_0", "A_x_1"]  # still unique when ids repeat
+    assert chromvar_module.motif_labels is motif_labels

@@ -30,7 +30,7 @@ from scipy.linalg import solve_triangular
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import CHROMVAR_OBSM, END, START
 from .._utils import check_random_state
-from ..data import N_CODE, gc_content, motif_matches, parse_regions
+from ..data import N_CODE, gc_content, motif_labels, motif_matches, parse_regions
 
 logger = logging.getLogger(__name__)
 
@@ -342,7 +342,7 @@ def chromvar_deviations(
     background = background_peaks(counts, gc, n_backgrounds=n_backgrounds, random_state=random_state)
     deviations, z = compute_deviations(counts, matches[:, used], background)
 
-    columns = _unique_labels(motif_name, motif_id)
+    columns = motif_labels(motif_name, motif_id)
     z = pd.DataFrame(z, index=adata.obs_names, columns=columns)
     adata.obsm[key_added] = z
     adata.obsm[key_added + DEVIATIONS_SUFFIX] = pd.DataFrame(deviations, index=adata.obs_names, columns=columns)
@@ -407,15 +407,6 @@ def _motif_labels(motifs, matches) -> tuple[list[str], list[str]]:
     n = 0 if matches is None else matches.shape[1]
     names = [f"motif_{i}" for i in range(n)]
     return names, names
-
-
-def _unique_labels(names: list[str], ids: list[str]) -> list[str]:
-    """Motif names as column labels; a name shared by several motifs gets its id appended."""
-    shared = pd.Index(names).duplicated(keep=False)
-    labels = [f"{n} ({i})" if dup else n for n, i, dup in zip(names, ids, shared)]
-    if len(set(labels)) < len(labels):  # ids repeat too: number the repeats
-        labels = [f"{label}_{k}" for k, label in enumerate(labels)]
-    return labels
 
 
 def _peak_annotations(adata, keep, motifs, *, genome, matches, gc, width, p_value):

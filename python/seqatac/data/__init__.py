@@ -5,7 +5,7 @@ from ._genome import Genome, write_fasta
 from ._motif_compare import compare_motifs, motif_similarity
 from ._motif_files import read_homer, read_jaspar, read_meme, read_motifs
 from ._motif_scan import motif_matches, motif_scores, score_threshold
-from ._motifs import Motif, jaspar, motif_columns
+from ._motifs import Motif, jaspar, motif_columns, motif_labels
 from ._readers import read_atac, read_h5ad, read_multiome
 from ._regions import (
     chromosome_key,
@@ -65,6 +65,7 @@ __all__ = [
     "read_homer",
     "motif_scores",
     "motif_columns",
+    "motif_labels",
     "motif_matches",
     "score_threshold",
     "motif_similarity",

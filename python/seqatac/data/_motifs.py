@@ -142,9 +142,18 @@ def check_background(background) -> np.ndarray:
 
 
 def motif_columns(motifs: Sequence[Motif]) -> list[str]:
-    """Column labels for motifs: the TF name, or ``name_id`` for names used by more than one motif."""
-    uses = Counter(m.name for m in motifs)
-    return [f"{m.name}_{m.id}" if uses[m.name] > 1 else m.name for m in motifs]
+    """Column labels for motifs, the same in every seqatac output: the TF name, or ``name_id`` for a name used
+    by more than one motif (``HNF4A_MA0114.4``); labels still equal after that are numbered (``_0``, ``_1``...)."""
+    return motif_labels([m.name for m in motifs], [m.id for m in motifs])
+
+
+def motif_labels(names: Sequence[str], ids: Sequence[str]) -> list[str]:
+    """:func:`motif_columns` from motif names and ids given separately."""
+    uses = Counter(names)
+    labels = [f"{name}_{motif_id}" if uses[name] > 1 else name for name, motif_id in zip(names, ids)]
+    if len(set(labels)) < len(labels):  # ids repeat too: number every label
+        labels = [f"{label}_{k}" for k, label in enumerate(labels)]
+    return labels
 
 
 # --------------------------------------------------------------------------------------------- JASPAR
