@@ -303,3 +303,59 @@ def test_a_cellspace_checkpoint_resumes_only_its_own_run(scbasset_run, change, t
     resumed = CellSpace(atac, sim.genome, random_state=0, **options)
     with pytest.raises(SeqatacInputError, match=r"belongs to a different run \(changed: .*(seed|data_sha256).*Fix"):
         resumed.fit(2, random_state=seed, n_threads=1, verbose=False, checkpoint_dir=tmp_path / "ckpt", resume=True)
+
+
+# ------------------------------------------------------------------------------------------ damaged sparse files
+
+PEAK_NAMES = ["chr1:0-10", "chr1:20-30", "chr1:40-50"]
+
+
+def _h5_10x(path, *, indices=None, indptr=None):
+    """A cellranger-style matrix of [[1, 0, 2], [0, 1, 1]] (cells × peaks), with arrays optionally damaged."""
+    import h5py
+
+    matrix = sp.csc_matrix(np.array([[1, 0, 2], [0, 1, 1]], np.float32).T)
+    with h5py.File(path, "w") as handle:
+        group = handle.create_group("matrix")
+        group["barcodes"] = np.array([b"c1", b"c2"])
+        group["data"] = matrix.data
+        group["indices"] = matrix.indices if indices is None else np.asarray(indices, np.int64)
+        group["indptr"] = matrix.indptr if indptr is None else np.asarray(indptr, np.int64)
+        group["shape"] = np.array([3, 2], dtype=np.int32)
+        features = group.create_group("features")
+        features["id"] = np.array(PEAK_NAMES, dtype="S")
+        features["name"] = np.array(PEAK_NAMES, dtype="S")
+        features["feature_type"] = np.array(["Peaks"] * 3, dtype="S")
+    return path
+
+
+@pytest.mark.parametrize(("damage", "match"), [
+    pytest.param(dict(indices=[1000, 2, 1, 2]), r"an index is 1000, outside 0\.\.2", id="index-past-the-features"),
+    pytest.param(dict(indices=[-1, 2, 1, 2]), r"an index is -1", id="negative-index"),
+    pytest.param(dict(indptr=[0, 3, 2]), r"indptr does not start at 0 and never decrease", id="decreasing-indptr"),
+    pytest.param(dict(indptr=[0, 2, 9]), r"indptr ends at 9 but there are 4 indices", id="indptr-overruns"),
+])
+def test_a_damaged_10x_matrix_is_refused_not_misread(damage, match, tmp_path, capsys):
+    from seqatac.data import read_atac
+
+    path = _h5_10x(tmp_path / "m.h5", **damage)
+    with pytest.raises(SeqatacInputError, match=rf"sparse matrix in .*m\.h5 is damaged: {match}.*Fix: export"):
+        read_atac(path)
+    assert main(["-q", "lsi", "--atac", str(path), "--out", str(tmp_path / "l.h5ad")]) == 2  # not a segfault
+    assert "is damaged" in capsys.readouterr().err and not (tmp_path / "l.h5ad").exists()
+
+
+def test_an_intact_10x_matrix_reads_exactly(tmp_path):
+    from seqatac.data import read_atac
+
+    adata = read_atac(_h5_10x(tmp_path / "m.h5"))
+    np.testing.assert_array_equal(adata.X.toarray(), [[1, 0, 2], [0, 1, 1]])
+
+
+def test_a_damaged_in_memory_matrix_is_refused_by_validate_atac():
+    from seqatac.data import validate_atac
+
+    X = sp.csr_matrix(np.array([[1, 0, 2], [0, 1, 1]], np.float32))
+    X.indices[0] = 7  # scipy does not check
+    with pytest.raises(SeqatacInputError, match=r"adata\.X is damaged: an index is 7"):
+        validate_atac(ad.AnnData(X, var=pd.DataFrame(index=PEAK_NAMES)))

@@ -23,7 +23,7 @@ from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import CHROM, END, START
 from ._filters import _binarized
 from ._regions import parse_intervals, parse_regions
-from ._validate import _write_coordinates, validate_atac
+from ._validate import _write_coordinates, check_sparse_structure, validate_atac
 
 logger = logging.getLogger(__name__)
 
@@ -236,11 +236,10 @@ def _read_10x_h5(path: Path) -> tuple[sp.csr_matrix, pd.Index, pd.DataFrame]:
                 f"{len(barcodes)} barcodes and {len(indptr) - 1} columns. Fix: re-export the matrix "
                 f"(the file may be truncated or not a 10x feature-barcode matrix)."
             )
-        # CSC of features × cells has the same arrays as CSR of cells × features
-        matrix = sp.csr_matrix(
-            (group["data"][:].astype(np.float32), group["indices"][:], indptr),
-            shape=(n_cells, n_features),
-        )
+        # CSC of features × cells has the same arrays as CSR of cells × features; checked before scipy uses them
+        matrix = sp.csr_matrix((n_cells, n_features), dtype=np.float32)
+        matrix.data, matrix.indices, matrix.indptr = group["data"][:].astype(np.float32), group["indices"][:], indptr
+        check_sparse_structure(matrix, str(path))
         features = _features_table(group, genome)
     if len(features) != n_features:
         raise SeqatacInputError(

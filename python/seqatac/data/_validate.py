@@ -17,6 +17,32 @@ _CHUNK = 1 << 22  # values scanned at a time by validate_atac (bounded temporary
 
 
 
+def check_sparse_structure(matrix: sp.spmatrix, where: str) -> None:
+    """Refuse a CSR/CSC matrix whose arrays disagree (read from a damaged or hand-made file): ``indptr`` of the
+    wrong length, not starting at 0, decreasing or overrunning ``indices``, or an index outside the other axis.
+
+    scipy trusts these arrays, so without the check a bad index reads the wrong cell or crashes the process.
+    """
+    n_major = matrix.shape[0] if matrix.format == "csr" else matrix.shape[1]
+    n_minor = matrix.shape[1] if matrix.format == "csr" else matrix.shape[0]
+    indptr, indices = np.asarray(matrix.indptr), np.asarray(matrix.indices)
+    problem = None
+    if len(indptr) != n_major + 1:
+        problem = f"indptr has {len(indptr)} entries for {n_major} rows (needs {n_major + 1})"
+    elif indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        problem = "indptr does not start at 0 and never decrease"
+    elif indptr[-1] != len(indices) or len(indices) != len(matrix.data):
+        problem = f"indptr ends at {int(indptr[-1])} but there are {len(indices)} indices and {len(matrix.data)} values"
+    elif len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= n_minor):
+        bad = int(indices.max()) if int(indices.max()) >= n_minor else int(indices.min())
+        problem = f"an index is {bad}, outside 0..{n_minor - 1}"
+    if problem:
+        raise SeqatacInputError(
+            f"the sparse matrix in {where} is damaged: {problem}. Fix: export the matrix again from its source "
+            "(the file may be truncated or written by a faulty tool)."
+        )
+
+
 def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
     """Check a cells × peaks AnnData and return its peak regions; ``adata`` is not modified.
 
@@ -63,6 +89,8 @@ def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
             f"cannot be told apart. Fix: give each cell a unique barcode, e.g. adata.obs_names_make_unique(), or "
             f"prefix barcodes with their sample when concatenating samples."
         )
+    if sp.issparse(adata.X) and adata.X.format in ("csr", "csc"):
+        check_sparse_structure(adata.X, "adata.X")
     dtype = adata.X.dtype
     if dtype.kind not in "biuf":
         raise SeqatacInputError(
