@@ -359,3 +359,16 @@ def test_a_damaged_in_memory_matrix_is_refused_by_validate_atac():
     X.indices[0] = 7  # scipy does not check
     with pytest.raises(SeqatacInputError, match=r"adata\.X is damaged: an index is 7"):
         validate_atac(ad.AnnData(X, var=pd.DataFrame(index=PEAK_NAMES)))
+
+
+def test_motifs_longer_than_every_peak_are_named_as_such(tmp_path):
+    from seqatac.baselines import chromvar_deviations
+    from seqatac.data import Motif
+
+    genome = Genome(write_fasta({"chr1": "ACGT" * 50}, tmp_path / "g.fa"))
+    adata = ad.AnnData(sp.csr_matrix(np.random.default_rng(0).poisson(1.0, (30, 12)).astype(np.float32) + 1))
+    adata.var_names = [f"chr1:{10 * k}-{10 * k + 10}" for k in range(12)]
+    long_motif = Motif("MA9", "LONG", np.full((25, 4), 0.25))
+    with pytest.raises(SeqatacInputError, match=r"every motif is longer than the longest scanned window \(10 bp\)"
+                                                 r".*LONG: 25 bp.*Fix: pass width="):
+        chromvar_deviations(adata, [long_motif], genome=genome)

@@ -316,6 +316,7 @@ def chromvar_deviations(
     if not keep.all():
         logger.info("chromVAR: dropping %d of %d peaks with no fragments in any cell", (~keep).sum(), keep.size)
     motif_id, motif_name = _motif_labels(motifs, matches)
+    matches_were_scanned = matches is None
     matches, gc = _peak_annotations(
         adata, keep, motifs, genome=genome, matches=matches, gc=gc, width=width, p_value=p_value
     )
@@ -326,11 +327,20 @@ def chromvar_deviations(
         )
     n_matches = np.asarray((matches != 0).sum(axis=0)).ravel()
     used = n_matches > 0
+    longest_scan = _longest_scan(adata, keep, width) if matches_were_scanned else None
+    too_long = [longest_scan is not None and getattr(m, "length", 0) > longest_scan for m in (motifs or [])]
+    too_long += [False] * (len(motif_name) - len(too_long))
     if not used.any():
+        if all(too_long):
+            raise SeqatacInputError(
+                f"every motif is longer than the longest scanned window ({longest_scan} bp), so none can match "
+                f"(e.g. {motif_name[0]}: {getattr(motifs[0], 'length', '?')} bp). Fix: pass width= at least the motif length, or "
+                "motifs shorter than the peaks."
+            )
         raise SeqatacInputError(
             "no motif matches any peak; loosen p_value (e.g. 1e-4) or check the motifs and genome."
         )
-    dropped = [motif_name[i] for i in np.flatnonzero(~used)]
+    dropped = [motif_name[i] + (" (longer than every peak)" if too_long[i] else "") for i in np.flatnonzero(~used)]
     if dropped:
         warnings.warn(
             f"{len(dropped)} motifs match no peak and are dropped: {', '.join(dropped)}", SeqatacWarning, stacklevel=2
@@ -407,6 +417,14 @@ def _motif_labels(motifs, matches) -> tuple[list[str], list[str]]:
     n = 0 if matches is None else matches.shape[1]
     names = [f"motif_{i}" for i in range(n)]
     return names, names
+
+
+def _longest_scan(adata, keep: np.ndarray, width: int | None) -> int:
+    """The longest window a motif is scanned in: ``width``, or the longest kept peak."""
+    if width is not None:
+        return int(width)
+    regions = parse_regions(adata.var).iloc[np.flatnonzero(keep)]
+    return int((regions[END] - regions[START]).max())
 
 
 def _peak_annotations(adata, keep, motifs, *, genome, matches, gc, width, p_value):
