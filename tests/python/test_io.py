@@ -101,7 +101,8 @@ def test_read_example_counts_fixture(shared_data):
     assert sp.isspmatrix_csr(adata.X) and adata.X.dtype == np.float32
     assert adata.X.sum() == raw.X.sum()
     assert adata.obs["Cell_Type"].value_counts().to_dict() == {"GM": 25, "H1": 25}
-    np.testing.assert_array_equal(adata.var["chrom"], raw.var["chr"].astype(str))
+    assert "chrom" not in adata.var  # the user's "chr" column holds the chromosomes; no second one is added
+    np.testing.assert_array_equal(adata.var["chr"].astype(str), raw.var["chr"].astype(str))
     np.testing.assert_array_equal(adata.var["start"], raw.var["start"])
     assert adata.var["end"].dtype == np.int64
     assert ((adata.var["end"] - adata.var["start"]) == 500).all()
@@ -114,8 +115,8 @@ def test_read_atac_small_fixture_names_agree_with_columns(shared_data):
     assert adata.var_names[0] == "chr1-713460-714823"
     # the Signac names (chr-start-end) and the var columns carry the same numbers
     from_names = parse_regions(adata.var_names)
-    pd.testing.assert_frame_equal(from_names, adata.var[["chrom", "start", "end"]])
-    assert set(adata.var["chrom"]) == {"chr1"}
+    pd.testing.assert_frame_equal(from_names, parse_regions(adata.var))
+    assert set(adata.var["chr"]) == {"chr1"} and "chrom" not in adata.var
 
 
 # --- 10x HDF5 --------------------------------------------------------------------------------------
@@ -415,3 +416,13 @@ def test_paired_rna_with_duplicated_cells_errors():
         rna = rna_for(["AAAC-1", "AAAC-1", "AAAT-1", "AACA-1"])
     with pytest.raises(SeqatacInputError, match="RNA data has 1 duplicated cell names.*'AAAC-1'"):
         check_paired_rna(small_adata(), rna)
+
+
+def test_reading_keeps_the_users_coordinate_columns(tmp_path):
+    """A Signac-style var (seqnames/start/end) gains no second chromosome column."""
+    var = pd.DataFrame({"seqnames": ["chr1"] * 3, "start": [0, 100, 200], "end": [50, 150, 250]},
+                       index=["p0", "p1", "p2"])
+    ad.AnnData(sp.csr_matrix(np.ones((2, 3), np.float32)), var=var).write_h5ad(tmp_path / "a.h5ad")
+    adata = read_atac(tmp_path / "a.h5ad")
+    assert list(adata.var.columns) == ["seqnames", "start", "end"]
+    assert adata.var["start"].tolist() == [0, 100, 200]

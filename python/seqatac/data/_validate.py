@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import CHROM, END, START
-from ._regions import _examples, parse_regions
+from ._regions import _examples, coordinate_columns, parse_regions
 
 _CHUNK = 1 << 22  # values scanned at a time by validate_atac (bounded temporary memory)
 
@@ -159,8 +159,11 @@ def add_peak_coordinates(adata: ad.AnnData) -> None:
 
 
 def _write_coordinates(adata: ad.AnnData, regions: pd.DataFrame) -> None:
-    for column in (CHROM, START, END):
-        adata.var[column] = regions[column].to_numpy()
+    """Coordinates into the var columns that already hold them (e.g. Signac's ``seqnames``), else ``chrom``,
+    ``start``, ``end`` — never a second chromosome column beside the user's own."""
+    existing = coordinate_columns(adata.var)
+    for key in (CHROM, START, END):
+        adata.var[existing.get(key, key)] = regions[key].to_numpy()
 
 
 def check_paired_rna(atac: ad.AnnData, rna: ad.AnnData) -> None:
