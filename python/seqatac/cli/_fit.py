@@ -105,8 +105,8 @@ def _fit_epifoundation(args) -> None:
     if args.mode == "expression":
         write_h5ad(rna, args.out / "rna.h5ad")
     write_json({"mode": args.mode, "history": history.to_dict(orient="records")}, args.out / "history.json")
-    print(f"EpiFoundation {args.mode}: {len(history)} epochs, final loss {history['loss'].iloc[-1]:.4f}; model in "
-          f"{args.out / 'model'}, obsm['X_epifoundation'] in {args.out / 'adata.h5ad'}")
+    print(f"EpiFoundation {args.mode} ({model.params['preset']} preset): {len(history)} epochs, final loss "
+          f"{history['loss'].iloc[-1]:.4f}; model in {args.out / 'model'}, obsm['X_epifoundation'] in {args.out / 'adata.h5ad'}")
 
 
 def _torch_training_arguments(sub) -> None:
@@ -190,8 +190,9 @@ def add_commands(commands) -> None:
     epifoundation.add_argument("--rna", type=Path, default=None, help="paired RNA h5ad (same obs_names)")
     epifoundation.add_argument("--out", type=output_directory, required=True, help="output directory")
     epifoundation.add_argument("--model", type=Path, default=None, help="saved model to continue from")
-    epifoundation.add_argument("--preset", default="reference", choices=["reference", "small", "tiny"],
-                               help="architecture of a new model (reference = the paper's, GPU work)")
+    epifoundation.add_argument("--preset", default="auto", choices=["auto", "reference", "small", "tiny"],
+                               help="architecture of a new model: auto = reference (the paper's) on a GPU, "
+                                    "small on CPU; the choice is printed")
     epifoundation.add_argument("--labels-key", default=None, help="obs column of cell types (annotate)")
     epifoundation.add_argument("--batch-key", default=None,
                                help="obs column of batches: a batch embedding fused into the gene decoders")

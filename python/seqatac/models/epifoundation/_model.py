@@ -52,8 +52,9 @@ class EpiFoundation(PredictionMixin):
         genes (pre-training and expression prediction need them). Gene chromosomes are read from a
         ``chrom`` column of ``rna.var`` when present.
     preset
-        ``"reference"`` (the paper's: d 512, 6 layers, 8 heads, FFN 1,024, max_len 12,000 — GPU work),
-        ``"small"`` (d 128, 2 layers; CPU) or ``"tiny"`` (tests).
+        ``"auto"`` (default: ``"reference"`` when a CUDA GPU is present, else ``"small"``; the choice is
+        logged and kept in ``params["preset"]``), ``"reference"`` (the paper's: d 512, 6 layers, 8 heads,
+        FFN 1,024, max_len 12,000 — GPU work), ``"small"`` (d 128, 2 layers; CPU) or ``"tiny"`` (tests).
     min_mapped_fraction
         New data whose peaks map onto the vocabulary below this share is an error (see :meth:`map_peaks`).
     random_state
@@ -77,13 +78,17 @@ class EpiFoundation(PredictionMixin):
         adata: AnnData,
         rna: AnnData | None = None,
         *,
-        preset: str = "reference",
+        preset: str = "auto",
         min_mapped_fraction: float = 0.5,
         random_state: int | None = 0,
         **architecture,
     ):
+        if preset == "auto":
+            preset = "reference" if torch.cuda.is_available() else "small"
+            logger.info("EpiFoundation preset 'auto': %r (%s)", preset,
+                        "a CUDA GPU is present" if preset == "reference" else "no GPU: the CPU-sized model")
         if preset not in PRESETS:
-            raise SeqatacInputError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}.")
+            raise SeqatacInputError(f"unknown preset {preset!r}; choose one of {['auto', *PRESETS]}.")
         unknown = sorted(set(architecture) - set(_ARCHITECTURE))
         if unknown:
             raise SeqatacInputError(f"unknown EpiFoundation argument(s) {unknown}; architecture options are "
