@@ -23,7 +23,6 @@ from ..._errors import SeqatacInputError, SeqatacWarning
 from ..._utils import check_random_state
 from ...data import Genome, Motif, validate_atac
 from ...interpret import predict
-from ...metrics import auroc_auprc_rows
 from .._training import child_seed
 from ._analyses import SequenceAnalysisMixin
 from ._anndata import write_results
@@ -356,6 +355,9 @@ class ScBasset(SequenceAnalysisMixin):
         "summary": {auroc_per_cell, auprc_per_cell, auroc_per_peak, auprc_per_peak} (means)}``. Predictions
         include the intercept (the full model). Memory: one float32 ``n_cells × n_split`` score matrix.
         """
+        # (imported here: the metrics pull in igraph and scikit-learn, which training does not need)
+        from ...metrics import auroc_auprc_rows
+
         if split not in _SPLITS:
             raise SeqatacInputError(f"split must be one of {_SPLITS}, got {split!r}.")
         peaks = self.splits[split]
