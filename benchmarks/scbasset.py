@@ -9,6 +9,8 @@ Usage (from the repository root)::
     python benchmarks/scbasset.py medium  [--preset medium] [--epochs 20] [--bc-lambda 1e-6 ...] [--backgrounds 1000]
                                           [--ism-peaks 64] [--device auto] [--threads 2] [--checkpoint-dir DIR]
     python benchmarks/scbasset.py convergence [--preset small] [--epochs 60] [--every 5] [--checkpoint-dir DIR]
+    python benchmarks/scbasset.py time_to_quality [--preset small] [--recipes fast authors] [--minutes 12]
+    python benchmarks/scbasset.py ttq_analyses [--preset small] [--recipe fast] [--backgrounds 300] [--ism-peaks 16]
 
 Each part writes ``benchmarks/results/scbasset_<part>.json`` (``medium`` on another preset:
 ``scbasset_medium_<preset>.json``, rewritten after every stage with ``complete`` and ``stages_done`` so that a
@@ -18,7 +20,12 @@ iLISI against LSI and chromVAR z-scores, TF activity of the simulator's JASPAR p
 true activity, primary-driver rank), ISM auROC at planted motif positions, scBasset-BC per λ, and pass/fail
 of the acceptance points; plus ``scbasset_medium.png`` on ``medium``. Convergence: label score (k = 50) and
 auROC of plain scBasset every ``--every`` epochs against LSI's (``scbasset_convergence_<preset>.json``, rewritten
-after each chunk, and ``.png``): how many epochs the cell embedding needs. Speed: one training step (forward, BCE,
+after each chunk, and ``.png``): how many epochs the cell embedding needs. Time to quality (issue 18): per training recipe (``fit(recipe="authors")``, the
+default, and ``recipe="fast"``), the same wall-time budget of training on a preset, the label score (k = 50) after
+every epoch against LSI's on the same cells, the first epoch and wall time at which it reaches LSI's (and 98 % of
+it), and held-out test auROC at the end (``scbasset_time_to_quality_<preset>.json`` and ``.png``, load average
+with every record); ``ttq_analyses`` then measures TF driver recovery, ISM at planted positions and denoised vs
+true p on the fast model from its checkpoint. Speed: one training step (forward, BCE,
 backward, Adam) of the default architecture on 128 peaks × 2,034 cells, as the reference numbers in
 specs/scbasset.md (authors' TF 2.15 fp32 1.32 s; plain PyTorch eager fp32 3.0 s; Conv2d channels-last +
 bf16 probe 0.91 s, idle 2 cores). Every record carries the 1-minute load average before and after, and
@@ -582,6 +589,172 @@ def _convergence_plot(result: dict, path: Path) -> None:
     print(f"wrote {path}")
 
 
+# ------------------------------------------------------------------------------------------- time to quality
+
+
+def time_to_quality(args) -> None:
+    """Wall time and epochs until the cell embedding's label score (k = 50) reaches LSI's, per recipe (issue 18).
+
+    Each recipe trains from the same seed under the same wall-time budget (``--minutes`` of training, the
+    label-score evaluations not counted), one epoch per ``fit`` call resumed from a checkpoint, so every
+    epoch is scored. Epoch 0 is the model before training (the fast recipe's LSI start is set in ``fit``, so
+    its epoch-0 score is computed with the same initialiser, outside the timed training). At the end:
+    held-out (test) per-cell / per-peak auROC with :meth:`ScBasset.evaluate`. Every record carries the
+    1-minute load average: the machine was shared, so times are upper bounds.
+    """
+    from seqatac.baselines import lsi
+    from seqatac.metrics import label_score
+    from seqatac.models import ScBasset
+    from seqatac.models.scbasset._recipes import initialise_cell_head
+    from seqatac.simulate import simulate_atac
+
+    torch.set_num_threads(args.threads)
+    sim = simulate_atac(args.preset, random_state=args.seed, rna=False)
+    adata = sim.atac
+    labels = adata.obs["cell_type"].astype(str).to_numpy()
+    lsi(adata, random_state=0)
+    lsi_score = float(label_score(adata.obsm["X_lsi"], labels, k=50))
+    architecture = json.loads(args.architecture) if args.architecture else {}
+    name = f"scbasset_time_to_quality_{args.preset}{args.suffix}.json"
+    result = {"command": " ".join(["python benchmarks/scbasset.py", *sys.argv[1:]]), "preset": args.preset,
+              "seed": args.seed, "data": {"n_cells": int(adata.n_obs), "n_peaks": int(adata.n_vars)},
+              "machine": _machine(args.threads), "uptime_before": _uptime(), "minutes_budget": args.minutes,
+              "architecture": architecture, "lsi_label_score_k50": lsi_score, "recipes": {}, "complete": False}
+    ScBasset.setup_anndata(adata)
+    root = Path(args.checkpoint_dir or RESULTS.parent / ".checkpoints")
+    for recipe in args.recipes:
+        model = ScBasset(adata, sim.genome, random_state=args.seed, **architecture)
+        checkpoint = root / f"ttq_{args.preset}{args.suffix}_seed{args.seed}_{recipe}"
+        if checkpoint.exists():
+            import shutil
+            shutil.rmtree(checkpoint)
+        if recipe == "fast":  # epoch 0 of the fast recipe: what fit(recipe="fast") starts from
+            probe = ScBasset(adata, sim.genome, random_state=args.seed, **architecture)
+            initialise_cell_head(probe.module, probe._targets, probe.splits["train"], seed=probe._train_seed)
+            start_embedding = probe.get_latent_representation()
+        else:
+            start_embedding = model.get_latent_representation()
+        records = [{"epoch": 0, "train_seconds": 0.0, "label_score_k50": float(label_score(start_embedding, labels, k=50)),
+                    "load_1min": load_average()}]
+        entry = {"parameters": int(model.module.n_parameters), "records": records}
+        result["recipes"][recipe] = entry
+        print(f"== {recipe}: {model}; epoch 0 label score {records[0]['label_score_k50']:.4f} (LSI {lsi_score:.4f})",
+              flush=True)
+        train_seconds, epoch = 0.0, 0
+        while train_seconds < args.minutes * 60 and epoch < args.max_epochs:
+            epoch += 1
+            started = time.perf_counter()
+            model.fit(max_epochs=epoch, recipe=recipe, precision=args.precision, n_threads=args.threads,
+                      checkpoint_dir=checkpoint, resume=True, restore_best=False, early_stopping=False,
+                      verbose=False)
+            train_seconds += time.perf_counter() - started
+            last = model.history.iloc[-1]
+            record = {"epoch": epoch, "train_seconds": train_seconds,
+                      "label_score_k50": float(label_score(model.get_latent_representation(), labels, k=50)),
+                      "train_auroc": float(last["train_auroc"]), "val_auroc": float(last["val_auroc"]),
+                      "load_1min": load_average()}
+            records.append(record)
+            print(json.dumps(record), flush=True)
+            write_result(name, result)
+        reached = [r for r in records if r["label_score_k50"] >= lsi_score]
+        entry["reached_lsi"] = ({"epoch": reached[0]["epoch"], "train_seconds": reached[0]["train_seconds"]}
+                                if reached else None)
+        near = [r for r in records if r["label_score_k50"] >= 0.98 * lsi_score]
+        entry["reached_98pct_lsi"] = ({"epoch": near[0]["epoch"], "train_seconds": near[0]["train_seconds"]}
+                                      if near else None)
+        entry["best_label_score_k50"] = max(r["label_score_k50"] for r in records)
+        entry["final"] = {"epochs": epoch, "train_seconds": train_seconds,
+                          "test": model.evaluate("test")["summary"], "uptime": _uptime()}
+        print(json.dumps({recipe: {k: v for k, v in entry.items() if k != "records"}}), flush=True)
+        write_result(name, result)
+    result["uptime_after"] = _uptime()
+    result["complete"] = True
+    write_result(name, result)
+    _time_to_quality_plot(result, RESULTS / name.replace(".json", ".png"))
+
+
+def ttq_analyses(args) -> None:
+    """Issue 18 point 3 on the model ``time_to_quality`` trained: TF driver recovery, ISM, denoised vs true p.
+
+    The model is rebuilt from the run's checkpoint (``fit(resume=True)`` to the epochs it reached: no
+    training). Writes ``scbasset_time_to_quality_<preset>_analyses.json``.
+    """
+    from seqatac.data import jaspar
+    from seqatac.models import ScBasset
+    from seqatac.simulate import simulate_atac
+
+    torch.set_num_threads(args.threads)
+    run = json.loads((RESULTS / f"scbasset_time_to_quality_{args.preset}{args.suffix}.json").read_text())
+    entry = run["recipes"][args.recipe]
+    sim = simulate_atac(args.preset, random_state=args.seed, rna=False)
+    adata, truth = sim.atac, sim.truth
+    labels = adata.obs["cell_type"].astype(str).to_numpy()
+    ScBasset.setup_anndata(adata)
+    model = ScBasset(adata, sim.genome, random_state=args.seed, **run.get("architecture", {}))
+    checkpoint = Path(args.checkpoint_dir or RESULTS.parent / ".checkpoints") / \
+        f"ttq_{args.preset}{args.suffix}_seed{args.seed}_{args.recipe}"
+    model.fit(max_epochs=entry["final"]["epochs"], recipe=args.recipe, checkpoint_dir=checkpoint, resume=True,
+              restore_best=False, early_stopping=False, verbose=False)
+    result = {"command": " ".join(["python benchmarks/scbasset.py", *sys.argv[1:]]), "recipe": args.recipe,
+              "epochs": int(len(model.history)), "uptime_before": _uptime()}
+    # denoised accessibility vs the simulator's true p(cell, peak), on the sampled pairs of test peaks
+    sample = truth["p_sample"]
+    cell_index, peak_index = np.asarray(sample["cell_index"]), np.asarray(sample["peak_index"])
+    test = np.isin(peak_index, model.splits["test"])  # the sample is a grid: cells × peaks
+    if test.any():
+        p_true = np.asarray(sample["p"])[:, test].ravel()
+        denoised = model.get_denoised_accessibility(peak_index[test])[cell_index].ravel()
+        block = adata.X[cell_index][:, peak_index[test]]
+        raw = (np.asarray(block.todense() if hasattr(block, "todense") else block) > 0).ravel().astype(float)
+        from scipy.stats import pearsonr, spearmanr
+        result["denoised_vs_true_p"] = {
+            "n_pairs": int(len(p_true)), "split": "test",
+            "pearson_denoised": float(pearsonr(denoised, p_true)[0]), "pearson_raw": float(pearsonr(raw, p_true)[0]),
+            "spearman_denoised": float(spearmanr(denoised, p_true)[0]),
+            "spearman_raw": float(spearmanr(raw, p_true)[0])}
+        print(json.dumps(result["denoised_vs_true_p"]), flush=True)
+        write_result(f"scbasset_time_to_quality_{args.preset}_analyses.json", result)
+    panel = jaspar(ids=list(truth["tfs"]["motif_id"]))
+    started = time.perf_counter()
+    activity = model.get_tf_activity(panel, n_backgrounds=args.backgrounds, random_state=0, verbose=False)
+    result["tf_activity"] = {"n_backgrounds": args.backgrounds, "n_motifs": len(panel),
+                             "seconds": time.perf_counter() - started,
+                             **_medium_tf_scores(activity, adata, truth, labels)}
+    print(json.dumps(result["tf_activity"]["driver_tf"], default=str), flush=True)
+    write_result(f"scbasset_time_to_quality_{args.preset}_analyses.json", result)
+    if args.ism_peaks:
+        result["ism"] = _medium_ism(model, adata, truth, labels, args.ism_peaks, args.seed)
+        print(json.dumps({k: v for k, v in result["ism"].items() if k != "per_peak"}), flush=True)
+    result["uptime_after"] = _uptime()
+    write_result(f"scbasset_time_to_quality_{args.preset}_analyses.json", result)
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def _time_to_quality_plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for recipe, entry in result["recipes"].items():
+        records = entry["records"]
+        ax.plot([r["train_seconds"] / 60 for r in records], [r["label_score_k50"] for r in records], marker="o",
+                ms=3, label=f"{recipe} recipe")
+    ax.axhline(result["lsi_label_score_k50"], color="grey", ls="--", label="LSI")
+    ax.set_xlabel("training wall time (min, shared 2-core CPU)")
+    ax.set_ylabel("label score (k = 50)")
+    ax.set_title(f"scBasset time to quality (simulator '{result['preset']}')", fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parts = parser.add_subparsers(dest="part", required=True)
@@ -626,6 +799,28 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--checkpoint-dir", default=None, help="checkpoints (default benchmarks/.checkpoints, git-ignored)")
     p.set_defaults(func=convergence)
+    p = parts.add_parser("time_to_quality", help="wall time until the label score reaches LSI's, per recipe")
+    p.add_argument("--preset", default="small")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recipes", nargs="+", default=["fast", "authors"])
+    p.add_argument("--minutes", type=float, default=12.0, help="training wall-time budget of each recipe")
+    p.add_argument("--max-epochs", type=int, default=1000)
+    p.add_argument("--architecture", default=None, help="JSON of ScBasset architecture options (default: authors')")
+    p.add_argument("--suffix", default="", help="appended to the result file name")
+    p.add_argument("--precision", default="auto")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--checkpoint-dir", default=None, help="checkpoints (default benchmarks/.checkpoints, git-ignored)")
+    p.set_defaults(func=time_to_quality)
+    p = parts.add_parser("ttq_analyses", help="TF drivers, ISM, denoised vs true p on the time_to_quality model")
+    p.add_argument("--preset", default="small")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recipe", default="fast")
+    p.add_argument("--suffix", default="")
+    p.add_argument("--backgrounds", type=int, default=300)
+    p.add_argument("--ism-peaks", type=int, default=16)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--checkpoint-dir", default=None)
+    p.set_defaults(func=ttq_analyses)
     args = parser.parse_args()
     global STEP_GFLOP
     STEP_GFLOP = _step_gflop()

@@ -256,6 +256,10 @@ class ScBasset(SequenceAnalysisMixin):
         precision: str = "auto",
         n_threads: int | None = None,
         verbose: bool = True,
+        recipe: str = "authors",
+        cell_init: str | None = None,
+        head_lr: float | None = None,
+        head_warmup_epochs: float | None = None,
     ) -> None:
         """Train with binary cross-entropy and Adam (lr 0.01, betas 0.95/0.9995, eps 1e-7).
 
@@ -301,6 +305,21 @@ class ScBasset(SequenceAnalysisMixin):
             torch intra-op threads during training (None: unchanged).
         verbose
             Progress bars (epochs with loss/auROC/ETA, and steps).
+        recipe
+            ``"authors"`` (default: the paper's recipe, random cell embedding, one learning rate) or
+            ``"fast"`` (issue 18): the cell embedding starts from LSI of the training peaks and the cell
+            head's learning rate warms up linearly over the first epoch. On the simulator's ``small`` the
+            embedding then matches LSI's label score from the start instead of sitting at chance for ~30
+            epochs. Details and measurements: :mod:`seqatac.models.scbasset._recipes` and
+            ``benchmarks/REPORT.md`` ("scBasset time to quality"). The next three arguments override a
+            recipe's choices (None: the recipe's value).
+        cell_init
+            ``"random"`` (He-normal, the authors') or ``"lsi"``; applied only to an untrained model (a
+            resume restores the checkpoint's weights instead).
+        head_lr
+            Learning rate of the cell head (embedding + intercept), a separate Adam group (None: ``lr``).
+        head_warmup_epochs
+            Epochs over which the cell head's learning rate ramps linearly from 0 (authors 0, fast 1).
 
         Returns
         -------
@@ -313,7 +332,8 @@ class ScBasset(SequenceAnalysisMixin):
             reverse_complement=reverse_complement, shift_max=shift_max,
             checkpoint_dir=str(checkpoint_dir) if checkpoint_dir is not None else None,
             checkpoint_every=checkpoint_every, checkpoint_steps=checkpoint_steps, resume=resume, device=device,
-            precision=precision, n_threads=n_threads, verbose=verbose,
+            precision=precision, n_threads=n_threads, verbose=verbose, recipe=recipe, cell_init=cell_init,
+            head_lr=head_lr, head_warmup_epochs=head_warmup_epochs,
         )
         trainer = Trainer(self, options)
         history = trainer.run(self._train_seed)

@@ -17,6 +17,7 @@ from ..._torch import autocast, resolve_precision, select_device
 from ...data import codes_to_onehot
 from .. import _training as T
 from ._data import augment_codes, epoch_batches
+from ._recipes import RECIPES, head_lr_factor, initialise_cell_head, recipe_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,23 @@ class TrainingOptions:
     precision: str = "auto"
     n_threads: int | None = None
     verbose: bool = True
+    recipe: str = "authors"
+    cell_init: str | None = None
+    head_lr: float | None = None
+    head_warmup_epochs: float | None = None
 
     def __post_init__(self):
+        if self.recipe not in RECIPES:
+            raise SeqatacInputError(f"recipe must be one of {RECIPES}, got {self.recipe!r}.")
+        for name, value in recipe_defaults(self.recipe).items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        if self.cell_init not in ("random", "lsi"):
+            raise SeqatacInputError(f"cell_init must be 'random' or 'lsi', got {self.cell_init!r}.")
+        if self.head_lr is not None and not self.head_lr > 0:
+            raise SeqatacInputError(f"head_lr must be > 0 or None, got {self.head_lr!r}.")
+        if not self.head_warmup_epochs >= 0:
+            raise SeqatacInputError(f"head_warmup_epochs must be >= 0, got {self.head_warmup_epochs!r}.")
         for name in ("max_epochs", "batch_size", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
@@ -112,7 +128,16 @@ class Trainer:
             "n_train": len(self.train_peaks),
             "batch_size": self.options.batch_size,
             "cell_batch_size": self.options.cell_batch_size,
+            **self._recipe_fingerprint(),
         }
+
+    def _recipe_fingerprint(self) -> dict:
+        """Recipe options in the fingerprint, only when not the authors' (older checkpoints stay resumable)."""
+        options = self.options
+        if (options.cell_init, options.head_lr, options.head_warmup_epochs) == ("random", None, 0.0):
+            return {}
+        return {"cell_init": options.cell_init, "head_lr": options.head_lr,
+                "head_warmup_epochs": options.head_warmup_epochs}
 
     def _checkpoint_state(self) -> dict:
         counts = self.train_auroc.counts.clone()
@@ -180,14 +205,23 @@ class Trainer:
         rank, world = T.rank_and_world()
         self.module.to(self.device)
         self.module.train()
+        head = [self.module.cell_head.weight, self.module.cell_head.bias]
+        head_ids = {id(p) for p in head}
+        self.head_lr = options.head_lr if options.head_lr is not None else options.lr
+        groups = self.module.parameters()  # the authors' recipe: one group (and older checkpoints' layout)
+        if options.head_lr is not None or options.head_warmup_epochs:
+            groups = [{"params": [p for p in self.module.parameters() if id(p) not in head_ids], "lr": options.lr},
+                      {"params": head, "lr": self.head_lr}]
         self.optimizer = torch.optim.Adam(
-            self.module.parameters(), lr=options.lr, betas=(0.95, 0.9995), eps=1e-7,
-            fused=self.device.type in ("cpu", "cuda"),
+            groups, lr=options.lr, betas=(0.95, 0.9995), eps=1e-7, fused=self.device.type in ("cpu", "cuda"),
         )
         self.seed = int(seed)
         self._fresh_state(seed, rank)
         self.steps_per_epoch = len(epoch_batches(len(self.train_peaks), options.batch_size, min_last=2 * world))
+        self.head_warmup_steps = round(options.head_warmup_epochs * self.steps_per_epoch)
         path = Path(options.checkpoint_dir) / CHECKPOINT_NAME if options.checkpoint_dir else None
+        if options.cell_init == "lsi" and not self.model.is_trained:  # a resume overwrites it just below
+            initialise_cell_head(self.module, self.targets, self.train_peaks, seed=self.seed)
         if options.resume and path.is_file():
             self._restore(path, rank)
         elif options.resume:
@@ -241,6 +275,9 @@ class Trainer:
             # scale so that DDP's gradient average equals the gradient of the global batch mean
             losses = module.loss(outputs, y, bce_scale=len(local) * world / len(batch), **l2)
             self.optimizer.zero_grad(set_to_none=True)
+            if self.head_warmup_steps:
+                step = self.epoch * self.steps_per_epoch + self.position
+                self.optimizer.param_groups[1]["lr"] = self.head_lr * head_lr_factor(step, self.head_warmup_steps)
             losses["loss"].backward()
             self.optimizer.step()
             self.loss_sum += float(losses["bce"]) * len(local)
