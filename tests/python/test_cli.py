@@ -3,7 +3,6 @@
 import json
 
 import anndata as ad
-import numpy as np
 import pytest
 from seqatac.cli import build_parser, main
 
@@ -70,13 +69,3 @@ def test_bad_input_exits_2_with_the_fix_and_writes_nothing(simulated, tmp_path, 
     assert main(["simulate", "--preset", "tiny", "--set", "n_celz=5", "--out", str(tmp_path / "x")]) == 2
     assert "unknown simulation parameter" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
-
-
-def test_demo_runs_end_to_end_on_tiny(tmp_path, capsys):
-    assert main(["-q", "demo", "--preset", "tiny", "--out", str(tmp_path)]) == 0
-    printed = capsys.readouterr().out
-    assert "embedding quality" in printed and "driver TF ranked first" in printed
-    assert {"atac.h5ad", "metrics.json", "tf_drivers.csv", "embedding_lsi.png"} <= {p.name for p in tmp_path.iterdir()}
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["lsi"]["metrics"]["label_score_k50"] > 0.3
-    assert np.isfinite(metrics["chromvar_driver_top1"])

@@ -56,7 +56,7 @@ LAYERS = {
     "models": 4,
     "tl": 5,
     "pl": 6,
-    "demo": 7,
+    "demo": 7, "r": 7,  # front ends: the demo, the Python↔R bridge
     "cli": 8,
     "__init__": 9,
 }
