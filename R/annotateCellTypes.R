@@ -17,7 +17,7 @@
 #'   cell), `max_tokens`, `max_cells` (batch size), `precision`, `n_threads`.
 #' @param from Name under which [runEpiFoundation()] stored the model in `x` (used when `model = NULL`).
 #' @param name Prefix of the new cell annotation columns.
-#' @param verbose Show a progress bar.
+#' @param verbose Show a progress bar; `NULL` follows [setSeqATACVerbose()].
 #' @param ... Passed on to the methods.
 #'
 #' @return `x` with cell annotation columns (colData for SingleCellExperiment, meta.data for Seurat)
@@ -26,23 +26,23 @@
 #'   every type. With the default names these replace the columns [runEpiFoundation()] wrote.
 #' @seealso [runEpiFoundation()], [predictExpression()], [loadSeqatacModel()].
 #' @examples
-#' \donttest{
-#' if (nzchar(Sys.getenv("SEQATAC_PYTHON"))) {
-#'     sce <- simulateATAC("tiny", seed = 1, rna = TRUE)
-#'     sce <- runEpiFoundation(sce, labels = "cell_type", preset = "tiny", annotate_epochs = 1)
-#'     sce <- annotateCellTypes(sce, probabilities = TRUE)
+#' if (hasSeqatacBackend()) {
+#'     sce <- seqatacExample()
+#'     sce <- runEpiFoundation(sce, labels = "cell_type", preset = "tiny", annotate_epochs = 1,
+#'                             device = "cpu", dir = file.path(tempdir(), "epifoundation-annotate-example"))
+#'     sce <- annotateCellTypes(sce, probabilities = TRUE, device = "cpu")
 #'     table(sce$EpiFoundation_cell_type, sce$cell_type)
-#' }
 #' }
 #' @name annotateCellTypes
 NULL
 
-.annotate_method <- function(x, model = NULL, assay = NULL, probabilities = FALSE, device = "auto",
-                             inference = list(), from = "EpiFoundation", name = from, verbose = FALSE) {
+.annotate_method <- function(x, model = NULL, assay = NULL, probabilities = FALSE,
+                             device = c("auto", "cpu", "cuda"), inference = list(), from = "EpiFoundation",
+                             name = from, verbose = NULL) {
     .check_input_class(x, "annotateCellTypes")
-    args <- .epifoundation_inference_args(x, model, from, "annotateCellTypes", device, inference, verbose)
-    .run_model(x, assay, columns = NULL, name, key = NULL, calculate = function(input, x) {
-        predicted <- .run_seqatac(.annotate_worker, input = input, args = args)
+    args <- .epifoundation_inference_args(x, model, from, "annotateCellTypes", match.arg(device), inference, verbose)
+    .run_model(x, assay, columns = NULL, name, key = NULL, verb = "annotateCellTypes", calculate = function(input, x) {
+        predicted <- .run_seqatac(.annotate_worker, input = input, args = args, verbose = args$verbose)
         .cell_type_columns(predicted$probabilities, predicted$cell_types, name, isTRUE(probabilities))
     })
 }
@@ -57,10 +57,10 @@ setMethod("annotateCellTypes", "ANY", .annotate_method)
 
 # Validated arguments shared by the EpiFoundation inference verbs.
 .epifoundation_inference_args <- function(x, model, from, verb, device, inference, verbose) {
-    if (!is.list(inference)) stop("inference must be a named list of inference options.", call. = FALSE)
-    list(model = .model_path(x, model, from, verb), verb = verb,
-         inference = c(list(device = match.arg(device, c("auto", "cpu", "cuda")), verbose = isTRUE(verbose)),
-                       .as_python_options(inference)))
+    verbose <- .verbose(verbose)
+    inference <- .check_options(inference, "EpiFoundation_inference", verb, what = "inference")
+    list(model = .model_path(x, model, from, verb), verb = verb, verbose = verbose,
+         inference = c(list(device = device, verbose = verbose), inference))
 }
 
 # The result list (per-cell columns only) for .store_*(): the most probable type of each cell, its

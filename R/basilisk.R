@@ -1,35 +1,41 @@
 #' The seqATAC basilisk environment
 #'
-#' A [basilisk::BasiliskEnvironment()] holding Python 3.11 with the `seqatac` engine and the exact
-#' versions of its dependencies that seqATAC is tested with (the CPU build of torch). It is the
+#' A [basilisk::BasiliskEnvironment()] holding Python 3.11, the exact versions of the engine's
+#' dependencies seqATAC is tested with (the CPU build of torch, `numpy < 2` for reticulate) and the
+#' `seqatac` engine itself, installed from the Python sources this R package ships
+#' (`system.file("python", package = "seqATAC")`; `seqatac` is on no package registry). It is the
 #' fallback backend of every seqATAC function when no Python is configured (see [seqatacBackend()]).
 #'
 #' @details
 #' basilisk creates the environment the first time it is needed: it installs a private conda
-#' (Miniconda, several hundred MB, needs internet access) and then the pinned packages with pip
-#' (about 1 GB with torch). This first use can take many minutes and fails offline or behind a
-#' proxy. To build the environment once at package installation instead, install seqATAC with
-#' the environment variable `BASILISK_USE_SYSTEM_DIR=1`; the environment then lives inside the
-#' installed package. Machines without conda or internet (such as CI) should set
-#' `options(seqATAC.python = )` or `SEQATAC_PYTHON` to a Python in which `pip install seqatac`
-#' has been run instead.
+#' (Miniconda, several hundred MB, needs internet access), then the pinned packages with pip (about
+#' 1 GB with torch) and the engine. This first use can take many minutes and fails offline or behind a
+#' proxy; seqATAC only lets it happen after `options(seqATAC.basilisk = TRUE)`. To build the
+#' environment once, at installation, install seqATAC with the environment variable
+#' `BASILISK_USE_SYSTEM_DIR=1` (the package's `configure` script then runs
+#' [basilisk::configureBasiliskEnv()] and the environment lives inside the installed package).
 #'
-#' torch is pinned to `torch==2.13.0`; basilisk's pip step uses the default index, so on Linux
-#' install the CPU wheel beforehand (or point pip at the PyTorch CPU index with the environment
-#' variable `PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu`) to avoid the CUDA build.
+#' torch is pinned to `torch==2.13.0`. To get its CPU build rather than the CUDA one (several GB),
+#' seqATAC adds the PyTorch CPU index to pip (`PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu`)
+#' while the environment is created, unless `PIP_EXTRA_INDEX_URL` or `PIP_INDEX_URL` is already set.
 #'
-#' @format A [basilisk::BasiliskEnvironment-class] object.
+#' Machines without conda or internet (such as CI) use a Python of their own instead: see
+#' [seqatacBackend()] and the README's "R users" section.
+#'
+#' @format A [basilisk::BasiliskEnvironment-class] object. Its `pip` slot holds the pins, its `paths`
+#'   slot the engine sources relative to the installed package (`"python"`).
 #' @seealso [seqatacBackend()] for the order in which backends are chosen.
 #' @examples
 #' seqatacEnv
+#' seqatacEnv@pip
 #' @export
 seqatacEnv <- basilisk::BasiliskEnvironment(
     envname = "seqatac_env",
     pkgname = "seqATAC",
     packages = "python==3.11",
     channels = "conda-forge",
+    # the versions of constraints.txt (shipped as python/constraints.txt); basilisk needs '==' pins
     pip = c(
-        "seqatac==0.1.0",
         "torch==2.13.0",
         "numpy==1.26.4",
         "scipy==1.17.1",
@@ -43,61 +49,7 @@ seqatacEnv <- basilisk::BasiliskEnvironment(
         "leidenalg==0.12.0",
         "matplotlib==3.11.2",
         "tqdm==4.70.1"
-    )
+    ),
+    # the engine: pyproject.toml + python/seqatac, staged from the repository when the tarball is built
+    paths = "python"
 )
-
-# Where basilisk keeps (or would keep) seqatacEnv; TRUE when it already exists, so that using it
-# starts no conda installation.
-.basilisk_env_exists <- function() {
-    envname <- "seqatac_env"
-    if (basilisk.utils::useSystemDir()) {
-        path <- system.file("basilisk", envname, package = "seqATAC")
-        return(nzchar(path))
-    }
-    path <- file.path(basilisk.utils::getExternalDir(), "seqATAC",
-                      as.character(utils::packageVersion("seqATAC")), envname)
-    dir.exists(path)
-}
-
-# Run `fun(...)` with the backend chosen by seqatacBackend(): in this R session through reticulate
-# with the configured Python, or in basilisk's environment with basiliskRun(). `fun` imports the
-# Python modules it needs itself and returns plain R objects only (basilisk may run it in another
-# process). Its argument names must not be `proc`, `fun` or `env` (basiliskRun's own).
-.run_seqatac <- function(fun, ...) {
-    backend <- seqatacBackend()
-    if (identical(backend$type, "python")) {
-        .bind_python(.configured_python())
-        return(fun(...))
-    }
-    tryCatch(
-        basilisk::obtainEnvironmentPath(seqatacEnv),
-        error = function(e) {
-            stop("The seqATAC basilisk environment could not be created: ", conditionMessage(e),
-                 "\nIf conda cannot be installed here (no internet), set options(seqATAC.python = ",
-                 "\"/path/to/python\") or SEQATAC_PYTHON to a Python in which 'pip install seqatac' ",
-                 "has been run.", call. = FALSE)
-        }
-    )
-    basilisk::basiliskRun(env = seqatacEnv, fun = fun, ...)
-}
-
-# Bind reticulate to `python` (once per R session) and check that seqatac imports there.
-.bind_python <- function(python) {
-    if (reticulate::py_available(initialize = FALSE)) {
-        active <- normalizePath(reticulate::py_config()$python, mustWork = FALSE)
-        if (!identical(active, normalizePath(python, mustWork = FALSE))) {
-            stop("reticulate is already bound to the Python '", active, "' in this R session, not to ",
-                 "the seqATAC backend '", python, "'. Restart R and set options(seqATAC.python = ) ",
-                 "before any other package starts Python.", call. = FALSE)
-        }
-    } else {
-        # RETICULATE_PYTHON outranks reticulate's project detection (a pyproject.toml in a parent
-        # directory would otherwise send it looking for poetry); it is restored once Python is up.
-        previous <- Sys.getenv("RETICULATE_PYTHON", unset = NA)
-        Sys.setenv(RETICULATE_PYTHON = python)
-        on.exit(if (is.na(previous)) Sys.unsetenv("RETICULATE_PYTHON") else
-            Sys.setenv(RETICULATE_PYTHON = previous))
-        reticulate::use_python(python, required = TRUE)
-    }
-    invisible(reticulate::import("seqatac"))
-}

@@ -8,12 +8,13 @@
 #'
 #' @details
 #' Denoised values are dense: every chosen peak gets a value in every cell. Only the chosen peaks are
-#' computed and brought into R, so choose the peaks of interest (marker peaks, a region) with `peaks =`
-#' on large data. In R they are a `dgCMatrix` whose rows for the chosen peaks are fully stored (8 bytes
-#' per value plus a 4-byte row index) and whose other rows are empty; a `dgCMatrix` holds at most
-#' 2^31 - 1 values, so `length(peaks) * ncol(x)` must stay below that. For all peaks of a large data set
-#' pass `file =`: the engine streams the values, peak chunk by peak chunk, into an HDF5 file (dataset
-#' `denoised`, cells x peaks, with `obs_names` and `var_names`) and nothing dense enters R.
+#' computed and brought into R, and only they are stored: for a SingleCellExperiment as
+#' `altExp(x, name)`, a SingleCellExperiment of the chosen peaks (their `rowRanges`) x all cells, so a
+#' peak that was not denoised has no value rather than a 0 that would look like a denoised one. Choose
+#' the peaks of interest (marker peaks, a region) with `peaks =` on large data: the values take 8 bytes
+#' each in R. For all peaks of a large data set pass `file =`: the engine streams the values, peak chunk
+#' by peak chunk, into an HDF5 file (dataset `denoised`, cells x peaks, with `obs_names` and
+#' `var_names`) and nothing dense enters R.
 #'
 #' @param x A SingleCellExperiment, SummarizedExperiment (returned as a SingleCellExperiment) or Seurat
 #'   object with the cells the model was trained on and peaks with coordinates (see [tfActivity()]).
@@ -30,45 +31,46 @@
 #' @param device `"auto"` (CUDA when available), `"cpu"` or `"cuda"`.
 #' @param from Name under which [runScBasset()] stored the model in `x` (used when `model = NULL`).
 #' @param name Name of the result.
-#' @param verbose Show a progress bar.
+#' @param verbose Show a progress bar; `NULL` follows [setSeqATACVerbose()].
 #' @param ... Passed on to the methods.
 #'
-#' @return `x` with, for SingleCellExperiment, `assay(x, name)`: a peaks x cells `dgCMatrix` holding
-#'   the denoised values of the chosen peaks (other rows empty), and `metadata(x)$seqATAC[[name]]`
-#'   (`model_dir`, `peaks`: the names of the chosen peaks, `file`); for Seurat, a new `Assay`
-#'   `x[[name]]` of the chosen peaks with the values as `data`, and `x@misc$seqATAC[[name]]`. With
-#'   `file`, the values go only to the file and `x` gets the metadata.
+#' @return `x` with, for SingleCellExperiment, `altExp(x, name)`: a SingleCellExperiment of the chosen
+#'   peaks (rows, with their `rowRanges`, in the order of `x`) x the cells, assay `denoised`, and
+#'   `metadata()$seqATAC` (`model_dir`, `peaks`: the names of the chosen peaks); the same record is in
+#'   `metadata(x)$seqATAC[[name]]` (with `file`). For Seurat, a new `Assay` `x[[name]]` of the chosen
+#'   peaks with the values as `data`, and `x@misc$seqATAC[[name]]`. With `file`, the values go only to
+#'   the file and `x` gets the metadata.
 #' @seealso [runScBasset()], [loadSeqatacModel()].
 #' @examples
-#' \donttest{
-#' if (nzchar(Sys.getenv("SEQATAC_PYTHON"))) {
-#'     sce <- simulateATAC("tiny", seed = 1)
-#'     sce <- runScBasset(sce, epochs = 1, seq_len = 200, n_filters_init = 16,
-#'                        n_tower_layers = 2, bottleneck_size = 8, device = "cpu")
+#' if (hasSeqatacBackend()) {
+#'     sce <- seqatacExample()
+#'     sce <- runScBasset(sce, epochs = 1, seq_len = 200, n_filters_init = 8, n_tower_layers = 1,
+#'                        n_filters_pre_bottleneck = 8, bottleneck_size = 4, device = "cpu",
+#'                        dir = file.path(tempdir(), "scbasset-denoise-example"))
 #'     sce <- denoiseAccessibility(sce, peaks = 1:20)
-#'     SummarizedExperiment::assay(sce, "denoised")[1:3, 1:3]
-#' }
+#'     denoised <- SingleCellExperiment::altExp(sce, "denoised")
+#'     SummarizedExperiment::assay(denoised, "denoised")[1:3, 1:3]
 #' }
 #' @name denoiseAccessibility
 NULL
 
 .denoise_method <- function(x, peaks = NULL, model = NULL, genome = NULL, file = NULL, assay = NULL,
-                            batch_size = 128L, chunk_size = 4096L, device = "auto", from = "scBasset",
-                            name = "denoised", verbose = FALSE) {
+                            batch_size = 128L, chunk_size = 4096L, device = c("auto", "cpu", "cuda"),
+                            from = "scBasset", name = "denoised", verbose = NULL) {
     .check_input_class(x, "denoiseAccessibility")
     if (.is_seurat(x)) {
         .require_seurat()
         assay <- .seurat_assay(x, assay)
         features <- rownames(x[[assay]])
-        ranges <- .peak_ranges_seurat(features, assay)
+        ranges <- .peak_ranges_seurat(x, assay, features)
     } else {
         x <- methods::as(x, "SingleCellExperiment")
         ranges <- .peak_ranges_se(x)
     }
     rows <- .select_rows(peaks, ranges$name)
     if (is.null(file) && as.numeric(length(rows)) * ncol(x) > .Machine$integer.max) {
-        stop("Denoising ", length(rows), " peaks x ", ncol(x), " cells gives more values than the 2^31 - 1 a ",
-             "dgCMatrix holds; choose fewer peaks with peaks = , or stream them into an HDF5 file with file = .",
+        stop("Denoising ", length(rows), " peaks x ", ncol(x), " cells gives more than 2^31 - 1 values to bring ",
+             "into R; choose fewer peaks with peaks = , or stream them into an HDF5 file with file = .",
              call. = FALSE)
     }
     args <- list(
@@ -76,10 +78,11 @@ NULL
         genome = if (is.null(genome)) NULL else .check_genome(genome),
         file = if (is.null(file)) NULL else .output_file(file),
         batch_size = .check_count(batch_size, "batch_size"), chunk_size = .check_count(chunk_size, "chunk_size"),
-        device = match.arg(device, c("auto", "cpu", "cuda")), verbose = isTRUE(verbose)
+        device = match.arg(device), verbose = .verbose(verbose)
     )
+    name <- .check_name(name, "name")
     input <- list(ranges = ranges[rows, , drop = FALSE], cells = .cell_names(colnames(x)))
-    result <- .run_seqatac(.denoise_worker, input = input, args = args)
+    result <- .run_seqatac(.denoise_worker, input = input, args = args, verbose = args$verbose)
     metadata <- list(model_dir = args$model, peaks = ranges$name[rows], file = args$file)
     if (.is_seurat(x)) {
         if (is.null(args$file)) {
@@ -90,8 +93,15 @@ NULL
         return(x)
     }
     if (is.null(args$file)) {
-        SummarizedExperiment::assay(x, name, withDimnames = FALSE) <-
-            .rows_as_dgc(result$values, rows, dim(x), dimnames(x))
+        values <- result$values
+        dimnames(values) <- list(ranges$name[rows], colnames(x))
+        granges <- SummarizedExperiment::rowRanges(x)
+        granges <- if (methods::is(granges, "GRanges")) granges[rows] else .granges_from_ranges(input$ranges)
+        names(granges) <- ranges$name[rows]
+        # a SingleCellExperiment, because altExp() keeps rowRanges only for those
+        SingleCellExperiment::altExp(x, name) <- SingleCellExperiment::SingleCellExperiment(
+            assays = list(denoised = values), rowRanges = granges,
+            metadata = list(seqATAC = metadata[c("model_dir", "peaks")]))
     }
     meta <- S4Vectors::metadata(x)
     meta$seqATAC[[name]] <- metadata

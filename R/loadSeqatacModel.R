@@ -19,12 +19,11 @@
 #'   It holds no Python object (basilisk may run Python in another process): the functions that take
 #'   `model =` load the weights again from `path`.
 #' @examples
-#' \donttest{
-#' if (nzchar(Sys.getenv("SEQATAC_PYTHON"))) {
-#'     sce <- simulateATAC("tiny", seed = 1)
-#'     sce <- runCellSpace(sce, epochs = 1, bucket = 4096, examples_per_event = 4)
+#' if (hasSeqatacBackend()) {
+#'     sce <- seqatacExample()
+#'     sce <- runCellSpace(sce, epochs = 1, bucket = 4096, examples_per_event = 4, deterministic = TRUE,
+#'                         dir = file.path(tempdir(), "cellspace-load-example"))
 #'     loadSeqatacModel(S4Vectors::metadata(sce)$seqATAC$CellSpace$model_dir)
-#' }
 #' }
 #' @export
 loadSeqatacModel <- function(path) {

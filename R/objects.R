@@ -18,7 +18,7 @@
     .require_seurat()
     assay <- .seurat_assay(x, assay)
     counts <- .as_dgc(SeuratObject::GetAssayData(x, slot = "counts", assay = assay))
-    ranges <- .peak_ranges_seurat(rownames(counts), assay)
+    ranges <- .peak_ranges_seurat(x, assay, rownames(counts))
     .check_counts(counts, paste0("the counts of Seurat assay '", assay, "'"))
     list(payload = .sparse_payload(counts), ranges = ranges, cells = .cell_names(colnames(counts)),
          assay = assay)
@@ -59,8 +59,8 @@
          "getMatrixFromProject()) or a Seurat object, not a ", class(x)[[1]], ".", call. = FALSE)
 }
 
-# A TF activity result (list of activity: motifs x cells, motif_id, motif_name and optional other
-# assays) as a SummarizedExperiment for altExp().
+# A TF activity result (list of activity: motifs x cells, labels, motif_id, motif_name, optional other
+# assays and metadata: how it was computed) as a SummarizedExperiment for altExp().
 .tf_experiment <- function(tf, cells) {
     assays <- tf[intersect(c("activity", "deviations"), names(tf))]
     assays <- lapply(assays, function(m) {
@@ -70,7 +70,8 @@
     SummarizedExperiment::SummarizedExperiment(
         assays = assays,
         rowData = S4Vectors::DataFrame(motif_id = tf$motif_id, motif_name = tf$motif_name,
-                                       row.names = tf$labels)
+                                       row.names = tf$labels),
+        metadata = if (is.null(tf$metadata)) list() else list(seqATAC = tf$metadata)
     )
 }
 
@@ -117,6 +118,7 @@
         tf_assay <- SeuratObject::CreateAssayObject(data = activity)
         tf_assay <- SeuratObject::AddMetaData(tf_assay, data.frame(
             motif_id = tf$motif_id, motif_name = tf$motif_name, row.names = tf$labels))
+        if (!is.null(tf$metadata)) SeuratObject::Misc(tf_assay, "seqATAC") <- tf$metadata
         x[[tf_name]] <- tf_assay
     }
     if (!is.null(result$metadata)) x@misc$seqATAC[[name]] <- result$metadata
@@ -168,13 +170,25 @@
     data$jaspar(ids = as_list(motifs[is_id]), names = as_list(motifs[!is_id]))
 }
 
-# Inside a worker: a cells x motifs pandas DataFrame of activities (with motif ids and names) as
-# the plain-R tf list used by .store_sce()/.store_seurat().
-.tf_from_python <- function(frame, motif_id, motif_name) {
+# Inside a worker: a cells x motifs pandas DataFrame of activities (with the motif ids and names of its
+# columns) as the plain-R tf list used by .store_sce()/.store_seurat(). Rows are labelled as the engine
+# labels the motifs asked for (seqatac.data.motif_columns of `motif_list`: the TF name, or NAME_ID for a
+# name several motifs share), so that every model and chromVAR label the same motif alike even when one
+# of them dropped some motifs.
+.tf_from_python <- function(frame, motif_id, motif_name, motif_list = NULL) {
+    ids <- .py_strings(motif_id)
+    labels <- .py_strings(frame$columns$astype("str")$tolist())
+    if (!is.null(motif_list)) {
+        data <- reticulate::import("seqatac.data", convert = FALSE)
+        asked <- .motif_labels(motif_list)
+        asked_labels <- .py_strings(data$motif_columns(motif_list))
+        at <- match(ids, asked$id)
+        if (length(ids) == length(labels) && !anyNA(at) && !anyDuplicated(asked$id)) labels <- asked_labels[at]
+    }
     list(
         activity = t(reticulate::py_to_r(frame$to_numpy(dtype = "float64"))),
-        labels = as.character(reticulate::py_to_r(frame$columns$astype("str")$tolist())),
-        motif_id = .py_strings(motif_id),
+        labels = labels,
+        motif_id = ids,
         motif_name = .py_strings(motif_name)
     )
 }
@@ -191,14 +205,14 @@
 # The shared body of the run*() model verbs: validate the input object, run `calculate(input, x)` (a
 # function of the validated input and the object, returning a result list for .store_*()) and store
 # the result. `columns` names cell annotations sent along (as categorical obs columns).
-.run_model <- function(x, assay, columns, name, key, calculate) {
+.run_model <- function(x, assay, columns, name, key, calculate, verb = paste0("run", name)) {
     if (.is_seurat(x)) {
         input <- .input_seurat(x, assay)
         input$obs_columns <- .cell_columns(x[[]], columns)
         result <- calculate(input, x)
         return(.store_seurat(x, result, name, tf_name = paste0(name, "TF"), key = key, assay = input$assay))
     }
-    if (!methods::is(x, "SummarizedExperiment")) .unsupported(x, paste0("run", name))
+    if (!methods::is(x, "SummarizedExperiment")) .unsupported(x, verb)
     x <- methods::as(x, "SingleCellExperiment")
     input <- .input_se(x, if (is.null(assay)) "counts" else assay)
     input$obs_columns <- .cell_columns(SummarizedExperiment::colData(x), columns)
@@ -213,24 +227,6 @@
         }
     }
     stats::setNames(lapply(columns, function(column) as.character(cell_data[[column]])), columns)
-}
-
-# Whole numbers as integers, so that Python receives ints for sizes and counts.
-.as_python_options <- function(options) {
-    if (length(options) && (is.null(names(options)) || any(!nzchar(names(options))))) {
-        stop("model options in ... must be named (e.g. bottleneck_size = 32).", call. = FALSE)
-    }
-    lapply(options, function(value) {
-        if (is.numeric(value) && length(value) == 1L && !is.na(value) && value == round(value) &&
-            abs(value) < .Machine$integer.max && !identical(value, 0)) as.integer(value) else value
-    })
-}
-
-.check_count <- function(value, what) {
-    if (!is.numeric(value) || length(value) != 1L || is.na(value) || value < 1 || value != round(value)) {
-        stop(what, " must be one positive integer.", call. = FALSE)
-    }
-    as.integer(value)
 }
 
 # Inside a worker: ids and names of a Python list of Motif objects.

@@ -3,8 +3,8 @@
 
 .name_pattern <- "^(.+)[:_-]([0-9]+)[_-]([0-9]+)$"
 
-# From peak names like chr1:100-200, chr1-100-200 or chr1_100_200 (taken as written: the engine
-# reads the same names the same way); NULL when any name does not parse.
+# From peak names like chr1:100-200, chr1-100-200 or chr1_100_200, taken as written (0-based, half-open,
+# as the engine reads them; Seurat callers shift the start); NULL when any name does not parse.
 .ranges_from_names <- function(names) {
     if (is.null(names) || !all(grepl(.name_pattern, names))) {
         return(NULL)
@@ -47,16 +47,31 @@
                   rownames(x))
 }
 
-# Peak ranges of a Seurat assay: its feature names (Signac ChromatinAssay uses chr-start-end).
-.peak_ranges_seurat <- function(features, assay) {
+# Peak ranges of a Seurat assay: the assay's own ranges when it has them (a Signac ChromatinAssay keeps a
+# GRanges in its `ranges` slot), else its feature names read as Signac writes them: chr-start-end from
+# the 1-based, closed GRanges, so `chr1-2001-2500` is the engine's chr1:2000-2500.
+.peak_ranges_seurat <- function(x, assay, features) {
+    assay_object <- x[[assay]]
+    granges <- if (methods::.hasSlot(assay_object, "ranges")) methods::slot(assay_object, "ranges") else NULL
+    if (methods::is(granges, "GRanges") && length(granges) == length(features)) {
+        return(.check_ranges(.ranges_from_granges(granges), "ranges", features))
+    }
     ranges <- .ranges_from_names(features)
     if (is.null(ranges)) {
         stop("The Seurat assay '", assay, "' is not a peaks assay: its features (e.g. '",
              utils::head(features, 1L), "') are not named chr-start-end. Pass assay = the name of ",
              "the peaks assay (a Signac ChromatinAssay or an Assay with features like ",
-             "chr1-100-200).", call. = FALSE)
+             "chr1-101-200).", call. = FALSE)
     }
+    ranges$start <- ranges$start - 1  # 1-based, closed (Signac) -> 0-based, half-open
     .check_ranges(ranges, "feature names", features)
+}
+
+# Engine ranges (0-based, half-open) as a GRanges (1-based, closed) named by the peaks.
+.granges_from_ranges <- function(ranges) {
+    granges <- GenomicRanges::GRanges(ranges$chrom, IRanges::IRanges(ranges$start + 1, ranges$end))
+    names(granges) <- ranges$name
+    granges
 }
 
 .check_ranges <- function(ranges, sources, names) {

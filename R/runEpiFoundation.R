@@ -10,59 +10,76 @@
 #'   is possible).
 #' @param labels Name of a cell annotation column (colData / meta.data) of cell types: fine-tunes the
 #'   annotation head and stores predicted types. Cells with a missing label are not trained on.
-#' @param preset Architecture preset: `"tiny"` (tests), `"small"` (CPU) or `"reference"` (the
-#'   paper's; GPU work).
-#' @param ... Named architecture overrides passed to the Python `EpiFoundation` constructor
-#'   (`d_model`, `n_layers`, `n_heads`, `d_ff`, `dropout`, `max_len`, `max_genes`, ...).
+#' @param preset Architecture preset: `"small"` (CPU), `"tiny"` (tests) or `"reference"` (the paper's;
+#'   GPU work).
+#' @param ... Named architecture overrides passed to the Python `EpiFoundation` constructor: `d_model`,
+#'   `n_layers`, `n_heads`, `d_ff`, `dropout`, `max_len`, `max_genes`, `query_dim`, `decoder`,
+#'   `n_expression_bins`, `use_chromosomes`, and `min_mapped_fraction`. Any other name is an error
+#'   listing these.
 #' @param pretrain_epochs,annotate_epochs Epochs of peak-to-gene pre-training (needs `rna`) and of
 #'   cell-type fine-tuning (needs `labels`).
 #' @param expression_epochs Epochs of expression-level fine-tuning (needs `rna`; 0 skips it), which
 #'   [predictExpression()] needs. The stages run in the order pre-training, expression, annotation,
 #'   each fine-tuning all weights of the one model; for separately fine-tuned models call
 #'   `runEpiFoundation()` once per task with different `name` and `dir`.
-#' @param lr Adam learning rate of both stages.
-#' @param training Named list of further training options for both stages (`max_cells`,
-#'   `max_tokens`, `n_threads`, `precision`, ...).
+#' @param lr Adam learning rate of all stages.
+#' @param training Named list of further training options for all stages: `min_lr`,
+#'   `warmup_fraction`, `max_tokens`, `max_cells`, `grad_accumulation`, `grad_clip`, `precision`,
+#'   `n_threads`.
 #'
 #' @return `x` with, for SingleCellExperiment, `reducedDim(x, name)` (cells x `d_model`), colData
 #'   `<name>_cell_type` (a factor whose levels are the trained cell types) and `<name>_confidence`
-#'   (with `labels`; see [annotateCellTypes()] to annotate other cells with the saved model) and `metadata(x)$seqATAC[[name]]`
-#'   (`model_dir`, `params`, `trained`: the stages run); for Seurat, a `DimReduc` `x[[name]]` with key
-#'   `epifoundation_`, the same meta.data columns and `x@misc$seqATAC[[name]]`.
+#'   (with `labels`; see [annotateCellTypes()] to annotate other cells with the saved model) and
+#'   `metadata(x)$seqATAC[[name]]` (`model_dir`, `architecture`, `params`: the engine's record of the
+#'   preset and of each stage's training options, `trained`: the stages run, `seed`); for Seurat, a
+#'   `DimReduc` `x[[name]]` with key `epifoundation_`, the same meta.data columns and
+#'   `x@misc$seqATAC[[name]]`.
 #' @examples
-#' \donttest{
-#' if (nzchar(Sys.getenv("SEQATAC_PYTHON"))) {
-#'     sce <- simulateATAC("tiny", seed = 1, rna = TRUE)
+#' if (hasSeqatacBackend()) {
+#'     sce <- seqatacExample()
 #'     sce <- runEpiFoundation(sce, rna = "RNA", labels = "cell_type", preset = "tiny",
-#'                             pretrain_epochs = 1, annotate_epochs = 1)
+#'                             pretrain_epochs = 1, annotate_epochs = 1, device = "cpu",
+#'                             dir = file.path(tempdir(), "epifoundation-example"))
 #'     table(sce$EpiFoundation_cell_type, sce$cell_type)
-#' }
 #' }
 #' @name runEpiFoundation
 NULL
 
-.epifoundation_method <- function(x, rna = NULL, labels = NULL, ..., assay = NULL,
+.EPIFOUNDATION_ARGUMENTS <- c("rna", "labels", "assay", "assay.type", "preset", "pretrain_epochs",
+                              "annotate_epochs", "expression_epochs", "lr", "device", "training", "dir", "seed",
+                              "verbose", "name")
+
+.epifoundation_method <- function(x, rna = NULL, labels = NULL, ..., assay = NULL, assay.type = NULL,
                                   preset = c("small", "tiny", "reference"), pretrain_epochs = 10L,
                                   annotate_epochs = 10L, expression_epochs = 0L, lr = 1e-4,
-                                  device = "auto", training = list(), dir = NULL, seed = 0L, verbose = FALSE,
-                                  name = "EpiFoundation") {
+                                  device = c("auto", "cpu", "cuda"), training = list(), dir = NULL, seed = 0L,
+                                  verbose = NULL, name = "EpiFoundation") {
+    .check_input_class(x, "runEpiFoundation")
+    options <- .check_options(list(...), "EpiFoundation", "runEpiFoundation", arguments = .EPIFOUNDATION_ARGUMENTS)
     if (is.null(rna) && is.null(labels)) {
         stop("EpiFoundation needs paired RNA (rna = ) for pre-training and/or cell-type labels ",
              "(labels = ) for fine-tuning; pass at least one.", call. = FALSE)
     }
     if (!is.numeric(lr) || length(lr) != 1L || !(lr > 0)) stop("lr must be one positive number.", call. = FALSE)
+    name <- .check_name(name, "name")
+    verbose <- .verbose(verbose)
     args <- list(
-        labels = labels, preset = match.arg(preset), options = .as_python_options(list(...)),
+        labels = labels, preset = match.arg(preset), options = options,
         pretrain_epochs = if (is.null(rna)) 0L else .check_count(pretrain_epochs, "pretrain_epochs"),
         annotate_epochs = if (is.null(labels)) 0L else .check_count(annotate_epochs, "annotate_epochs"),
         expression_epochs = .check_stage_epochs(expression_epochs, "expression_epochs", rna),
-        training = c(list(lr = lr, device = match.arg(device, c("auto", "cpu", "cuda")),
-                          verbose = isTRUE(verbose)), .as_python_options(training)),
-        dir = .model_dir(dir), seed = .check_seed(seed), name = name
+        training = c(list(lr = lr, device = match.arg(device), verbose = verbose),
+                     .check_options(training, "EpiFoundation_training", "runEpiFoundation", what = "training")),
+        seed = .check_seed(seed), name = name
     )
-    .run_model(x, assay, labels, name, key = "epifoundation_", calculate = function(input, x) {
-        input$rna <- if (is.null(rna)) NULL else .rna_input(x, rna)
-        .run_seqatac(.epifoundation_worker, input = input, args = args)
+    assay <- .assay_name(assay, assay.type)
+    rna_input <- if (is.null(rna) || .is_seurat(x) || !methods::is(x, "SummarizedExperiment")) NULL else
+        .rna_input(methods::as(x, "SingleCellExperiment"), rna)  # checked before any directory is made
+    args$dir <- .model_dir(dir, name)
+    .run_model(x, assay, labels, name, key = "epifoundation_", verb = "runEpiFoundation",
+               calculate = function(input, x) {
+        input$rna <- if (is.null(rna)) NULL else if (is.null(rna_input)) .rna_input(x, rna) else rna_input
+        .run_seqatac(.epifoundation_worker, input = input, args = args, verbose = verbose)
     })
 }
 
@@ -127,8 +144,11 @@ setMethod("runEpiFoundation", "ANY", .epifoundation_method)
     result$embedding <- reticulate::py_to_r(model$get_latent_representation(
         device = args$training$device, verbose = args$training$verbose))
     model$save(args$dir)
-    result$metadata <- list(model_dir = args$dir, params = reticulate::py_to_r(model$params),
-                            trained = .py_strings(model$trained))
+    dataclasses <- reticulate::import("dataclasses", convert = FALSE)
+    result$metadata <- list(model_dir = args$dir,
+                            architecture = reticulate::py_to_r(dataclasses$asdict(model$config)),
+                            params = reticulate::py_to_r(model$params),
+                            trained = .py_strings(model$trained), seed = args$seed)
     result
 }
 

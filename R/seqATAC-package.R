@@ -30,10 +30,24 @@
 #' Taken from `rowRanges` (a `GRanges`, 1-based closed, converted to the engine's 0-based half-open
 #' convention), else rowData columns `chrom`/`chr`/`seqnames`, `start`, `end` (0-based half-open, as
 #' in BED files and AnnData), else row names like `chr1:100-200`, `chr1-100-200` or `chr1_100_200`
-#' (read as the engine reads them). For Seurat objects, the feature names of the peaks assay.
+#' (read as the engine reads them). For Seurat objects, the peaks assay's own ranges when it has them
+#' (a Signac `ChromatinAssay` keeps a `GRanges`), else its feature names read as Signac writes them:
+#' `chr1-2001-2500` is the 1-based, closed range 2001..2500, the engine's `chr1:2000-2500`. A
+#' SingleCellExperiment whose `rowRanges` are those peaks gives the same coordinates and results.
+#'
+#' @section Verbose output, model directories, reproducibility:
+#' The engine's progress bars are hidden unless `verbose = TRUE` or [setSeqATACVerbose()]; its warnings
+#' become R warnings. Trained models are saved under [seqatacModelDir()] (persistent) unless `dir =` is
+#' given. CellSpace runs are identical for a seed only on one thread (`deterministic = TRUE` in
+#' [runCellSpace()]); the other models are deterministic on CPU for a seed and thread count.
+#'
+#' @section Citation:
+#' `citation("seqATAC")` lists the papers of the three models.
 #'
 #' @keywords internal
 #' @importFrom methods setGeneric setMethod
+#' @importClassesFrom SummarizedExperiment SummarizedExperiment
+#' @importClassesFrom SingleCellExperiment SingleCellExperiment
 #' @name seqATAC-package
 #' @aliases seqATAC
 "_PACKAGE"

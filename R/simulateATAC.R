@@ -20,16 +20,16 @@
 #' * `altExp(x, "trueTF")`: assay `activity`, the true TF activity (TFs x cells);
 #' * `altExp(x, "RNA")` (when RNA is simulated): assay `counts`, genes x cells `dgCMatrix`;
 #' * `metadata(x)$seqATAC`: `genome` (path of the FASTA), `dir`, `preset`, `seed`.
+#' @param verbose Show the engine's output; `NULL` follows [setSeqATACVerbose()].
+#' @seealso [seqatacExample()] for the small simulated data set shipped with the package.
 #' @examples
-#' \donttest{
-#' if (nzchar(Sys.getenv("SEQATAC_PYTHON"))) {
+#' if (hasSeqatacBackend()) {
 #'     sce <- simulateATAC("tiny", seed = 1)
 #'     sce
 #' }
-#' }
 #' @export
 simulateATAC <- function(preset = c("tiny", "small", "medium", "large"), seed = 0L, rna = NULL,
-                         dir = NULL) {
+                         dir = NULL, verbose = NULL) {
     preset <- match.arg(preset)
     seed <- .check_seed(seed)
     if (!is.null(rna) && !(is.logical(rna) && length(rna) == 1L && !is.na(rna))) {
@@ -38,7 +38,8 @@ simulateATAC <- function(preset = c("tiny", "small", "medium", "large"), seed = 
     dir <- if (is.null(dir)) tempfile("seqATAC-simulation-") else dir
     dir.create(dir, recursive = TRUE, showWarnings = FALSE)
     dir <- normalizePath(dir)
-    sim <- .run_seqatac(.simulate_worker, preset = preset, seed = seed, rna = rna, dir = dir)
+    verbose <- .verbose(verbose)
+    sim <- .run_seqatac(.simulate_worker, preset = preset, seed = seed, rna = rna, dir = dir, verbose = verbose)
 
     obs <- sim$obs
     var <- sim$var

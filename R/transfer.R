@@ -68,16 +68,6 @@
     )
 }
 
-# Dense values of some rows (`values`: length(rows) x n, rows sorted) as a dgCMatrix of dimensions
-# `dims` whose other rows are empty. length(values) must stay below 2^31 (the caller checks).
-.rows_as_dgc <- function(values, rows, dims, dimnames) {
-    n_rows <- length(rows)
-    methods::new("dgCMatrix", i = rep(as.integer(rows) - 1L, ncol(values)),
-                 p = as.integer(seq(0, by = n_rows, length.out = ncol(values) + 1L)),
-                 x = as.vector(values), Dim = as.integer(dims),
-                 Dimnames = if (is.null(dimnames)) list(NULL, NULL) else unname(dimnames))
-}
-
 # Stop unless `m` looks like counts: non-negative and integer-valued on a sample of its non-zeros.
 .check_counts <- function(m, what) {
     values <- if (methods::is(m, "dgCMatrix")) m@x else as.vector(m[seq_len(min(length(m), 1e5))])

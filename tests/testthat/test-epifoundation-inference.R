@@ -49,6 +49,8 @@ test_that("predictExpression returns the engine's predicted levels as genes x ce
     levels <- SummarizedExperiment::assay(result, "expression")
     expect_identical(dimnames(levels), list(genes, colnames(sce)))
     expect_identical(S4Vectors::metadata(result)$seqATAC$model_dir, dir)
+    expect_identical(S4Vectors::metadata(result)$seqATAC$n_expression_bins, 10L)
+    expect_false(all(levels == round(levels)))  # continuous predictions on the bin scale, as documented
 
     model <- py_module("seqatac.models")$EpiFoundation$load(dir)
     expected <- py_matrix(model$predict_expression(tiny_anndata(), genes = as.list(genes), device = "cpu",

@@ -1,29 +1,5 @@
 # Every common mistake stops with a message that names the problem and the fix.
 
-# A valid two-peak object and genome FASTA, so that only the mistake under test is wrong.
-two_peaks <- function() {
-    SingleCellExperiment::SingleCellExperiment(
-        list(counts = Matrix::sparseMatrix(i = 1:2, j = 1:2, x = c(2, 3), dims = c(2L, 2L),
-                                           dimnames = list(c("chr1:0-100", "chr1:200-300"), c("c1", "c2")))))
-}
-two_peak_fasta <- function() {
-    fasta <- tempfile(fileext = ".fa")
-    writeLines(c(">chr1", strrep("ACGT", 100)), fasta)
-    fasta
-}
-
-# Run `code` with SEQATAC_PYTHON set to `python` (unset when NULL) and no seqATAC options.
-with_backend_settings <- function(python, code, basilisk = NULL) {
-    saved_options <- options(seqATAC.python = NULL, seqATAC.basilisk = basilisk)
-    saved_env <- Sys.getenv("SEQATAC_PYTHON", unset = NA)
-    on.exit({
-        options(saved_options)
-        if (is.na(saved_env)) Sys.unsetenv("SEQATAC_PYTHON") else Sys.setenv(SEQATAC_PYTHON = saved_env)
-    })
-    if (is.null(python)) Sys.unsetenv("SEQATAC_PYTHON") else Sys.setenv(SEQATAC_PYTHON = python)
-    force(code)
-}
-
 test_that("no usable Python backend: the message names the setting to fix", {
     missing <- file.path(tempdir(), "no-such-venv", "bin", "python")
     with_backend_settings(missing, expect_error(
@@ -38,7 +14,7 @@ test_that("no usable Python backend: the message names the setting to fix", {
     Sys.setenv(BASILISK_EXTERNAL_DIR = file.path("/proc", "seqATAC-no-such-dir"))
     with_backend_settings(NULL, expect_error(
         suppressWarnings(simulateATAC("tiny")),
-        "basilisk environment could not be created: .*set options\\(seqATAC.python = .*SEQATAC_PYTHON to a Python in which 'pip install seqatac'"),
+        "basilisk environment could not be created: .*set options\\(seqATAC.python = .*SEQATAC_PYTHON to a Python with the seqatac engine"),
         basilisk = TRUE)
 })
 

@@ -1,6 +1,6 @@
 test_that("simulateATAC returns the engine's simulation as a SingleCellExperiment", {
     skip_if_no_backend()
-    sce <- tiny_sce()
+    sce <- simulateATAC("tiny", seed = 1L, rna = TRUE, dir = file.path(tempdir(), "seqATAC-test-simulation"))
     expect_s4_class(sce, "SingleCellExperiment")
     expect_identical(dim(sce), c(1000L, 300L))
     counts <- SummarizedExperiment::assay(sce, "counts")

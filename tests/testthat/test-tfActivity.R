@@ -3,21 +3,21 @@ test_that("tfActivity stores chromVAR-style z-scores equal to the engine's", {
     sce <- tiny_chromvar()
     tf <- SingleCellExperiment::altExp(sce, "chromVARTF")
     expect_identical(SummarizedExperiment::assayNames(tf), c("activity", "deviations"))
-    expect_identical(ncol(tf), 300L)
+    expect_identical(ncol(tf), 150L)
     expect_identical(colnames(tf), colnames(sce))
     rows <- SummarizedExperiment::rowData(tf)
     expect_true(all(c("CEBPA", "HNF4A") %in% rows$motif_name))
     expect_true("MA0139.2" %in% rows$motif_id)
     expect_identical(S4Vectors::metadata(sce)$seqATAC$chromVARTF$n_backgrounds, 20L)
+    expect_identical(S4Vectors::metadata(tf)$seqATAC$n_backgrounds, 20L)   # the altExp carries its record
+    expect_identical(S4Vectors::metadata(tf)$seqATAC$motifs$requested, TEST_MOTIFS)
 
     # the engine on the same counts, peaks, motifs and seed
-    anndata <- py_module("anndata")
     baselines <- py_module("seqatac.baselines")
     data <- py_module("seqatac.data")
-    meta <- S4Vectors::metadata(sce)$seqATAC
-    adata <- anndata$read_h5ad(file.path(meta$dir, "atac.h5ad"))
+    adata <- tiny_anndata()
     baselines$chromvar_deviations(adata, data$jaspar(names = list("CEBPA", "HNF4A"), ids = list("MA0139.2")),
-                                  genome = data$Genome(meta$genome), n_backgrounds = 20L, random_state = 3L)
+                                  genome = data$Genome(tiny_genome()), n_backgrounds = 20L, random_state = 3L)
     expected <- reticulate::py_get_item(adata$obsm, "chromvar")
     expected_z <- t(py_matrix(expected$to_numpy()))
     expect_identical(rownames(tf), seqATAC:::.py_strings(expected$columns))
@@ -59,6 +59,8 @@ test_that("an ArchR-style SummarizedExperiment (PeakMatrix + rowRanges) works", 
 
 test_that("Seurat objects get a new Assay; one without a peaks assay is an error", {
     skip_if_no_backend()
+    # Signac-style (1-based) feature names of the same peaks as the SingleCellExperiment's rowRanges: the
+    # same coordinates, so the same results (no off-by-one)
     seurat <- tiny_seurat()
     genome <- S4Vectors::metadata(tiny_sce())$seqATAC$genome
     seurat <- tfActivity(seurat, motifs = TEST_MOTIFS, genome = genome, n_backgrounds = 20, seed = 3)
@@ -67,6 +69,8 @@ test_that("Seurat objects get a new Assay; one without a peaks assay is an error
     reference <- tiny_chromvar()
     expected <- SummarizedExperiment::assay(SingleCellExperiment::altExp(reference, "chromVARTF"))
     expect_equal(as.matrix(activity), expected, ignore_attr = TRUE)
+    expect_identical(seurat@misc$seqATAC$chromVARTF$n_peaks_used,
+                     S4Vectors::metadata(reference)$seqATAC$chromVARTF$n_peaks_used)
     expect_identical(seurat[["chromVARTF"]][["motif_id"]][[1]],
                      SummarizedExperiment::rowData(SingleCellExperiment::altExp(reference, "chromVARTF"))$motif_id)
 
