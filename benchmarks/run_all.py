@@ -18,6 +18,9 @@ BENCHMARKS = {
     "calibration_medium": ["calibrate_simulator.py", "--preset", "medium", "--seeds", "0"],
     "simulate_large": ["simulate.py", "--preset", "large"],
     "cellspace": ["cellspace.py"],
+    # issue 19: LSI and spectral vs SnapATAC2 2.9 on two real labelled sets (~3 min; makes SnapATAC2's own
+    # virtualenv benchmarks/.venv-snapatac2 on first use, which needs the package index)
+    "realdata": ["realdata.py"],
     "scbasset_speed": ["scbasset.py", "speed"],
     "scbasset_planted": ["scbasset.py", "planted"],
     "scbasset_memory": ["scbasset.py", "memory"],

@@ -8,6 +8,7 @@ from ..interpret import denoise, ism, predict, shuffled_backgrounds, tf_activity
 from ..models.cellspace import DenovoMotifs, denovo_motifs
 from ._graph import cell_graph, leiden, merge_clusters, merge_small_clusters, snn_graph
 from ._layout import layout_2d
+from ._transfer import transfer_labels
 from ._variable_peaks import variable_peaks
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "DenovoMotifs",
     "variable_peaks",
     "layout_2d",
+    "transfer_labels",
     "predict",
     "codes_to_onehot",
     "ism",
