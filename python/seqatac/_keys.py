@@ -29,6 +29,10 @@ EPIFOUNDATION_CONFIDENCE = "epifoundation_cell_type_confidence"
 EPIFOUNDATION_EXPRESSION = "epifoundation_expression"
 EPIFOUNDATION_UNS = "epifoundation"
 
+# label transfer (seqatac.tl.transfer_labels and EpiFoundation.transfer_labels): the label of query cells
+# whose confidence falls below min_confidence
+UNASSIGNED = "unassigned"
+
 # run parameters and provenance
 SEQATAC_UNS = "seqatac"
 

@@ -345,22 +345,3 @@ def test_evaluate_embedding_json_and_errors():
     adata.obs["one"] = "x"
     with pytest.raises(SeqatacInputError, match="at least 2"):
         M.evaluate_embedding(adata, embedding_key="X_good", label_key="one")
-
-
-def test_cross_check_against_scib_metrics():
-    scib_metrics = pytest.importorskip("scib_metrics")
-    from scib_metrics.nearest_neighbors import NeighborsResults
-
-    X, labels = blobs(60, [[0, 0], [2, 0], [0, 2]], scale=1.0)
-    batch = np.random.default_rng(0).integers(0, 2, labels.size)
-    ours = M.compute_neighbors(X, n_neighbors=90)
-    theirs = NeighborsResults(indices=ours.indices, distances=ours.distances)
-    assert M.ilisi_knn(ours, batch) == pytest.approx(scib_metrics.ilisi_knn(theirs, batch), abs=1e-3)
-    assert M.clisi_knn(ours, labels) == pytest.approx(scib_metrics.clisi_knn(theirs, labels), abs=1e-3)
-    assert M.silhouette_label(X, labels) == pytest.approx(scib_metrics.silhouette_label(X, labels), abs=1e-5)
-    assert M.silhouette_batch(X, labels, batch) == pytest.approx(
-        scib_metrics.silhouette_batch(X, labels, batch), abs=1e-5
-    )
-    assert M.graph_connectivity(ours.subset(15), labels) == pytest.approx(
-        scib_metrics.graph_connectivity(theirs.subset_neighbors(15), labels)
-    )

@@ -40,6 +40,28 @@ def test_recovers_labels_across_folds(schep):
     assert np.mean(predicted == labels) >= 0.75  # 12 types, chance ≈ 0.08; about 0.83 measured
 
 
+def test_logistic_method_recovers_labels_and_reports_probabilities(schep):
+    labels = schep.obs["cell_type"].astype(str).to_numpy()
+    accuracy = {}
+    for method in ("knn", "logistic"):
+        predicted = np.empty(schep.n_obs, dtype=object)
+        for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(labels, labels):
+            query = schep[test].copy()
+            transfer_labels(schep[train].copy(), query, method=method, min_confidence=0.0)
+            predicted[test] = query.obs["cell_type_transferred"].astype(str).to_numpy()
+            if method == "logistic":
+                confidence = query.obs["cell_type_transferred_confidence"].to_numpy()
+                assert np.all((confidence >= 1 / 12) & (confidence <= 1))
+                assert query.uns["cell_type_transferred"]["params"]["method"] == "logistic"
+        accuracy[method] = np.mean(predicted == labels)
+    assert accuracy["logistic"] >= 0.78  # about 0.84 measured
+    assert accuracy["logistic"] >= accuracy["knn"] - 0.02
+    # a probability threshold above every cell's top probability leaves them all unassigned
+    query = schep[:50].copy()
+    transfer_labels(schep[50:].copy(), query, method="logistic", min_confidence=1.0)
+    assert set(query.obs["cell_type_transferred"].astype(str)) == {UNASSIGNED}
+
+
 def test_high_threshold_leaves_uncertain_cells_unassigned(schep):
     train, test = np.arange(0, schep.n_obs, 2), np.arange(1, schep.n_obs, 2)
     reference = schep[train].copy()
@@ -107,6 +129,8 @@ def test_bad_inputs_name_the_fix():
         transfer_labels(reference, query)
     with pytest.raises(SeqatacInputError, match="min_confidence"):
         transfer_labels(reference, query, n_neighbors=2, min_confidence=1.5)
+    with pytest.raises(SeqatacInputError, match="method must be one of"):
+        transfer_labels(reference, query, method="svm")
     with pytest.raises(SeqatacInputError, match="metric"):
         transfer_labels(reference, query, n_neighbors=2, metric="manhattan")
     with pytest.raises(SeqatacInputError, match="no reference cell has"):

@@ -30,7 +30,7 @@ from scipy.linalg import solve_triangular
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import CHROMVAR_OBSM, END, START
 from .._utils import check_random_state
-from ..data import N_CODE, gc_content, motif_labels, motif_matches, parse_regions
+from ..data import N_CODE, check_counts, gc_content, motif_labels, motif_matches, parse_regions
 
 logger = logging.getLogger(__name__)
 
@@ -309,7 +309,7 @@ def chromvar_deviations(
       :func:`motif_variability`).
     """
     adata = adata.copy() if copy else adata
-    counts = _as_csr(adata.X)
+    counts = _as_csr(check_counts(adata.X, "adata.X"))
     keep = np.asarray(counts.sum(axis=0)).ravel() > 0
     if not keep.any():
         raise SeqatacInputError("the count matrix has no fragments; pass cells × peaks counts in adata.X.")

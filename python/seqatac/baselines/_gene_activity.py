@@ -9,6 +9,7 @@ counts fragments in those ranges; with a peak matrix we sum the counts of the pe
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 import numpy as np
@@ -18,14 +19,14 @@ from scipy import sparse
 
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import CHROM, END, START
-from ..data import check_paired_rna, overlapping_pairs, parse_regions
+from ..data import check_counts, check_paired_rna, gene_annotation, overlapping_pairs, parse_regions
 
 logger = logging.getLogger(__name__)
 
 
 def gene_activity(
     adata: AnnData,
-    genes: pd.DataFrame | AnnData,
+    genes: pd.DataFrame | AnnData | str | os.PathLike,
     *,
     upstream: int = 2000,
     downstream: int = 0,
@@ -47,7 +48,9 @@ def gene_activity(
     genes
         Gene annotation: a DataFrame indexed by gene name with ``chrom``/``start``/``end`` (0-based,
         half-open) and ``strand`` (``+``/``-``; missing or ``*`` is read as ``+`` with a warning), or a
-        paired-RNA AnnData whose ``var`` has them (its ``obs_names`` must equal ``adata.obs_names``).
+        paired-RNA AnnData whose ``var`` has them (its ``obs_names`` must equal ``adata.obs_names``), or
+        a build name (``"hg19"``, ``"hg38"``) or GTF/GFF3 path, read by
+        :func:`seqatac.data.gene_annotation` with its defaults (protein-coding genes by name).
     upstream
         Bases added upstream of the TSS (Signac's ``extend.upstream``).
     downstream
@@ -62,7 +65,8 @@ def gene_activity(
 
     Returns
     -------
-    AnnData cells × genes with CSR ``X`` (summed counts, dtype of ``adata.X``), ``obs`` copied from
+    AnnData cells × genes with CSR ``X`` (summed counts: int64 for integer or boolean ``adata.X``, else
+    its float dtype), ``obs`` copied from
     ``adata``, ``var`` = the gene annotation plus ``n_peaks`` (overlapping peaks per gene), and
     ``uns["gene_activity"]["params"]``.
     """
@@ -70,17 +74,19 @@ def gene_activity(
         raise SeqatacInputError(
             f"upstream and downstream must be >= 0 bases, got {upstream} and {downstream}."
         )
+    if isinstance(genes, (str, os.PathLike)):
+        genes = gene_annotation(genes)
     if isinstance(genes, AnnData):
-        check_paired_rna(adata, genes)
+        check_paired_rna(adata, genes, values=False)  # only its cells and genes are used
         genes = genes.var
     if not isinstance(genes, pd.DataFrame):
         raise SeqatacInputError(
-            f"genes must be a DataFrame or an AnnData, got {type(genes).__name__}; pass e.g. rna.var "
-            "with chrom/start/end/strand columns."
+            f"genes must be a DataFrame, an AnnData, a build name or a GTF/GFF3 path, got "
+            f"{type(genes).__name__}; pass e.g. rna.var with chrom/start/end/strand columns, or 'hg19'."
         )
 
     peaks = parse_regions(adata.var)
-    loci = parse_regions(genes)
+    loci = parse_regions(genes, unique=False)  # genes may share an interval
     gene_start, gene_end = loci[START].to_numpy(), loci[END].to_numpy()
     minus = _minus_strand(genes)
     if not include_body:  # the 1-bp TSS
@@ -100,8 +106,8 @@ def gene_activity(
         if too_wide.any():
             logger.info("gene activity: %d genes of >= %d bp are not quantified", too_wide.sum(), max_width)
 
-    counts = sparse.csr_matrix(adata.X)
-    if counts.dtype == bool:
+    counts = sparse.csr_matrix(check_counts(adata.X, "adata.X"))
+    if counts.dtype.kind in "biu" and counts.dtype.itemsize < 8:  # sums of uint8/int16 counts would wrap
         counts = counts.astype(np.int64)
     n_genes = len(genes)
     assignment = sparse.csr_matrix(

@@ -10,6 +10,8 @@ from scipy import sparse
 
 from .._errors import SeqatacInputError
 from .._keys import LSI_OBSM, LSI_UNS
+from ..data import check_counts
+from ._checks import check_n_components, plural
 
 logger = logging.getLogger(__name__)
 
@@ -106,18 +108,21 @@ def lsi(
 
     adata = adata.copy() if copy else adata
     n_cells, n_peaks = adata.shape
-    n_fit = n_components + int(drop_first_if_depth_correlated)
-    if n_components < 1 or n_fit >= min(n_cells, n_peaks):
-        raise SeqatacInputError(
-            f"n_components = {n_components} does not fit a {n_cells} × {n_peaks} matrix; use 1 <= n_components "
-            f"< {min(n_cells, n_peaks) - int(drop_first_if_depth_correlated)}."
-        )
+    extra, least = int(drop_first_if_depth_correlated), 3 if scale_dims else 1
+    most = min(n_cells, n_peaks) - 1 - extra
+    check_n_components(
+        n_components, least=least, most=most, data=f"LSI of {plural(n_cells, 'cell')} × {plural(n_peaks, 'peak')}",
+        needs="truncated SVD needs more cells and more peaks than the components it computes"
+        + (" (n_components + 1: the depth component may be dropped)" if extra else "")
+        + (", and scale_dims=True z-scores each cell over at least 3 components"
+           if scale_dims and min(n_components, most) < least else ""),
+        more=f"at least {least + 1 + extra} cells and {least + 1 + extra} peaks",
+    )  # fmt: skip
+    n_fit = n_components + extra
     if not 0 < depth_corr_threshold <= 1:
         raise SeqatacInputError(f"depth_corr_threshold must lie in (0, 1], got {depth_corr_threshold}.")
-    counts = sparse.csr_matrix(adata.X)
+    counts = sparse.csr_matrix(check_counts(adata.X, "adata.X"))
     depth = np.log1p(np.asarray(counts.sum(axis=1)).ravel())
-    if not np.any(depth > 0):
-        raise SeqatacInputError("adata.X has no counts; LSI needs cells × peaks counts in adata.X.")
 
     svd = TruncatedSVD(n_components=n_fit, algorithm="randomized", n_iter=7, random_state=random_state)
     scores = svd.fit_transform(tfidf(counts, binarize=binarize, scale_factor=scale_factor))

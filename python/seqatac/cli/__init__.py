@@ -11,7 +11,7 @@ import logging
 import sys
 
 from .._errors import SeqatacInputError
-from . import _analyses, _baselines, _fit
+from . import _analyses, _baselines, _fit, _transfer
 from ._common import apply_threads, exclusive_output, is_main_process
 
 logger = logging.getLogger("seqatac")
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"seqatac {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (_baselines, _fit, _analyses):
+    for module in (_baselines, _fit, _analyses, _transfer):
         module.add_commands(commands)
     return parser
 

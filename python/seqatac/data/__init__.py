@@ -1,6 +1,8 @@
-"""Data layer: reading and validating scATAC data, peak regions, genome sequences, motifs, shuffles."""
+"""Data layer: reading and validating scATAC data, peak regions, gene annotations, genome sequences, motifs,
+shuffles."""
 
 from ._filters import binarize, filter_cells, filter_peaks
+from ._genes import gene_annotation
 from ._genome import Genome, write_fasta
 from ._motif_compare import compare_motifs, motif_similarity
 from ._motif_files import read_homer, read_jaspar, read_meme, read_motifs
@@ -26,7 +28,7 @@ from ._sequence import (
     reverse_complement,
 )
 from ._shuffle import dinucleotide_shuffle
-from ._validate import add_peak_coordinates, check_paired_rna, validate_atac
+from ._validate import add_peak_coordinates, check_counts, check_labels, check_paired_rna, validate_atac
 
 __all__ = [
     # AnnData / files
@@ -34,6 +36,8 @@ __all__ = [
     "read_multiome",
     "read_h5ad",
     "validate_atac",
+    "check_counts",
+    "check_labels",
     "add_peak_coordinates",
     "parse_regions",
     "coordinate_columns",
@@ -43,6 +47,7 @@ __all__ = [
     "filter_peaks",
     "filter_cells",
     "check_paired_rna",
+    "gene_annotation",
     # sequences and genome
     "ALPHABET",
     "N_CODE",

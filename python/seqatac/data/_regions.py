@@ -22,9 +22,11 @@ _COLUMN_ALIASES = {CHROM: (CHROM, "chr", "seqnames"), START: (START,), END: (END
 # come from the right, so `chrUn_gl000220:1-5` and `chr1_KI270706v1_random-10-20` parse.
 _NAME_PATTERN = r"^(?P<chrom>.+)[:_-](?P<start>\d+)[_-](?P<end>\d+)$"
 _N_EXAMPLES = 3
+# no chromosome is longer than this; a float holds every whole number below it exactly
+_MAX_POSITION = 2**53
 
 
-def parse_regions(var: pd.DataFrame | pd.Index | Sequence[str]) -> pd.DataFrame:
+def parse_regions(var: pd.DataFrame | pd.Index | Sequence[str], *, unique: bool = True) -> pd.DataFrame:
     """Peak coordinates from ``var`` columns or, when absent, from the peak names.
 
     Columns ``chrom``/``chr``/``seqnames``, ``start`` and ``end`` are matched case-insensitively and
@@ -37,6 +39,9 @@ def parse_regions(var: pd.DataFrame | pd.Index | Sequence[str]) -> pd.DataFrame:
     ----------
     var
         ``adata.var`` (n_peaks rows), or the peak names alone (``adata.var_names`` or a list).
+    unique
+        Refuse repeated intervals (peaks must be distinct; a gene table may repeat one, e.g. a
+        read-through gene spanning exactly its partner).
 
     Returns
     -------
@@ -47,7 +52,7 @@ def parse_regions(var: pd.DataFrame | pd.Index | Sequence[str]) -> pd.DataFrame:
     ------
     SeqatacInputError
         No coordinates at all, unparsable names, non-integer, negative or empty (end <= start)
-        coordinates, or duplicated peaks.
+        coordinates, or duplicated peaks (when ``unique``).
     """
     if isinstance(var, pd.DataFrame):
         names = pd.Index(var.index.astype(str))
@@ -72,7 +77,7 @@ def parse_regions(var: pd.DataFrame | pd.Index | Sequence[str]) -> pd.DataFrame:
             f"fill in the chromosome of every peak in the {source}",
         )
     regions = pd.DataFrame({CHROM: chrom, START: start, END: end}, index=names)
-    _check_intervals(regions, columns)
+    _check_intervals(regions, columns, unique=unique)
     return regions
 
 
@@ -139,8 +144,8 @@ def _parse_names(names: pd.Index, *, partial_columns: dict[str, str]):
             "rename them like chr1:100-200 (or chr1-100-200, chr1_100_200), or add var columns "
             "'chrom', 'start', 'end' for all peaks",
         )
-    start = parts["start"].astype(np.int64).to_numpy()
-    end = parts["end"].astype(np.int64).to_numpy()
+    start = _within_chromosomes(parts["start"].astype(float).to_numpy(), names, "start in the name")
+    end = _within_chromosomes(parts["end"].astype(float).to_numpy(), names, "end in the name")
     return parts["chrom"].to_numpy(), start, end
 
 
@@ -159,11 +164,25 @@ def _as_int64(values: pd.Series, names: pd.Index, column: str) -> np.ndarray:
             f"(e.g. {', '.join(shown[:_N_EXAMPLES])}). Fix: coordinates must be whole numbers "
             f"(0-based, half-open); correct or drop those peaks."
         )
+    return _within_chromosomes(numeric, names, f"var['{column}']")
+
+
+def _within_chromosomes(numeric: np.ndarray, names: pd.Index, what: str) -> np.ndarray:
+    """Whole-number coordinates (as floats) cast to int64, refusing values past any chromosome (which the
+    cast would wrap or round)."""
+    huge = np.abs(numeric) >= _MAX_POSITION
+    if huge.any():
+        shown = [f"{name!r}: {value:.4g}" for name, value in zip(names[huge], numeric[huge])]
+        raise SeqatacInputError(
+            f"{int(huge.sum())} of {len(names)} peaks have a {what} of 2^53 or more (e.g. "
+            f"{', '.join(shown[:_N_EXAMPLES])}), far past the end of any chromosome. Fix: correct or drop those "
+            f"peaks (are the coordinates in another unit, or from another column?)."
+        )
     return numeric.astype(np.int64)
 
 
-def _check_intervals(regions: pd.DataFrame, columns: dict[str, str]) -> None:
-    """Reject negative coordinates, empty intervals and duplicated peaks."""
+def _check_intervals(regions: pd.DataFrame, columns: dict[str, str], *, unique: bool) -> None:
+    """Reject negative coordinates, empty intervals and (when ``unique``) duplicated peaks."""
     start, end = regions[START].to_numpy(), regions[END].to_numpy()
     names = regions.index
     negative = (start < 0) | (end < 0)
@@ -182,7 +201,7 @@ def _check_intervals(regions: pd.DataFrame, columns: dict[str, str]) -> None:
             regions=regions,
         )
     duplicated = regions.duplicated([CHROM, START, END], keep=False).to_numpy()
-    if duplicated.any():
+    if unique and duplicated.any():
         if len(columns) == 3:
             subset = [columns[CHROM], columns[START], columns[END]]
             keep_first = f"adata = adata[:, ~adata.var.duplicated(subset={subset})].copy()`"

@@ -47,9 +47,9 @@ def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
     """Check a cells × peaks AnnData and return its peak regions; ``adata`` is not modified.
 
     Checks: a non-empty matrix with at least one non-zero count, parsable peak coordinates (see
-    :func:`parse_regions`), unique cell names, numeric values, none negative, NaN or infinite.
-    Non-integer counts only warn. Runs in O(nnz) over ``X.data`` for sparse ``X`` (dense ``X`` is
-    scanned in row blocks).
+    :func:`parse_regions`), unique cell and peak names, and the counts themselves (:func:`check_counts`:
+    numeric, none negative, NaN or infinite). Non-integer counts only warn. Runs in O(nnz) over ``X.data``
+    for sparse ``X`` (dense ``X`` is scanned in row blocks).
 
     Parameters
     ----------
@@ -63,8 +63,8 @@ def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
     Raises
     ------
     SeqatacInputError
-        Empty or all-zero matrix, backed AnnData, bad coordinates, duplicated cell names, non-numeric
-        values, negative/NaN/infinite counts.
+        Empty or all-zero matrix, backed AnnData, bad coordinates, duplicated cell or peak names,
+        non-numeric values, negative/NaN/infinite counts.
 
     Warns
     -----
@@ -82,23 +82,60 @@ def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
             f"AnnData with cells and peaks, and raw counts in adata.X."
         )
     regions = parse_regions(adata.var)
-    duplicated = adata.obs_names[adata.obs_names.duplicated()]
+    _check_unique(
+        adata.obs_names, "cell names", ", so cells cannot be told apart. Fix: give each cell a unique barcode, e.g. "
+        "adata.obs_names_make_unique(), or prefix barcodes with their sample when concatenating samples."
+    )
+    _check_unique(
+        adata.var_names, "peak names", " although the peaks lie at different coordinates, so a peak cannot be found "
+        "by its name (saving, loading and selecting peaks go by name). Fix: give each peak a unique name, e.g. name "
+        "peaks by their coordinates (chr1:100-200) or call adata.var_names_make_unique()."
+    )
+    check_counts(adata.X, "adata.X", warn_non_integer=True)
+    return regions
+
+
+def _check_unique(names: pd.Index, what: str, consequence_and_fix: str) -> None:
+    """Refuse repeated names: "N {what} are duplicated (e.g. ...)" and then ``consequence_and_fix``."""
+    duplicated = names[names.duplicated()]
     if len(duplicated):
         raise SeqatacInputError(
-            f"{len(duplicated)} cell names are duplicated (e.g. {_examples(duplicated.unique())}), so cells "
-            f"cannot be told apart. Fix: give each cell a unique barcode, e.g. adata.obs_names_make_unique(), or "
-            f"prefix barcodes with their sample when concatenating samples."
+            f"{len(duplicated)} {what} are duplicated (e.g. {_examples(duplicated.unique())}){consequence_and_fix}"
         )
-    if sp.issparse(adata.X) and adata.X.format in ("csr", "csc"):
-        check_sparse_structure(adata.X, "adata.X")
-    dtype = adata.X.dtype
+
+
+def check_counts(matrix, where: str = "adata.X", *, warn_non_integer: bool = False):
+    """Refuse a count matrix that would be misread: values that are not numbers, negative, NaN or infinite,
+    all zero, or a damaged sparse structure; ``warn_non_integer`` also warns about fractional values.
+
+    Runs in O(nnz) over the stored values (dense matrices are scanned in row blocks). The message names
+    ``where`` and, for ``float16`` or narrow integer matrices, the cast that most likely caused the damage
+    (counts past 65,504 become infinite in ``float16``; counts past 127 wrap to negative in ``int8``).
+
+    Parameters
+    ----------
+    matrix
+        Cells × features counts, sparse or dense.
+    where
+        How the message names the matrix (e.g. ``"adata.X"``).
+    warn_non_integer
+        Warn (``SeqatacWarning``) about non-integer values, for callers that expect raw counts.
+
+    Returns
+    -------
+    ``matrix``, or a ``float32`` copy of a ``float16`` one (which ``scipy.sparse`` cannot hold; the cast
+    loses nothing).
+    """
+    if sp.issparse(matrix) and matrix.format in ("csr", "csc"):
+        check_sparse_structure(matrix, where)
+    dtype = matrix.dtype
     if dtype.kind not in "biuf":
         raise SeqatacInputError(
-            f"adata.X has dtype {dtype}, not numbers. Fix: store the counts as integers or floats, e.g. "
-            f"adata.X = adata.X.astype('float32') if they are numeric strings."
+            f"{where} has dtype {dtype}, not numbers. Fix: store the counts as integers or floats, e.g. "
+            f"{where} = {where}.astype('float32') if they are numeric strings."
         )
     counts = {"negative": 0, "NaN": 0, "infinite": 0, "non-integer": 0, "positive": 0}
-    for values in _value_blocks(adata.X):
+    for values in _value_blocks(matrix):
         counts["positive"] += int(np.count_nonzero(values > 0))
         if values.dtype.kind in "iu":
             counts["negative"] += int(np.count_nonzero(values < 0))
@@ -112,25 +149,70 @@ def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
     bad = {kind: counts[kind] for kind in ("negative", "NaN", "infinite") if counts[kind]}
     if bad:
         summary = ", ".join(f"{n} {kind}" for kind, n in bad.items())
+        owner = where.rsplit(".", 1)[0] if "." in where else "adata"
         raise SeqatacInputError(
-            f"adata.X has {summary} values; seqatac expects raw, non-negative integer counts. Fix: "
-            f"put the raw count matrix in adata.X (e.g. adata.X = adata.layers['counts'], or read "
-            f"the CellRanger output) instead of normalised, log-transformed or scaled values."
+            f"{where} has {summary} values{_cast_hint(dtype, bad)}; seqatac expects raw, non-negative integer "
+            f"counts. Fix: put the raw count matrix in {where} (e.g. {where} = {owner}.layers['counts'], or "
+            f"read the CellRanger output) instead of normalised, log-transformed or scaled values."
         )
     if counts["positive"] == 0:
         raise SeqatacInputError(
-            f"adata.X ({adata.n_obs} cells x {adata.n_vars} peaks) has no non-zero counts. Fix: "
-            f"pass the raw count matrix in adata.X."
+            f"{where} ({matrix.shape[0]} cells x {matrix.shape[1]} features) has no non-zero counts. Fix: "
+            f"pass the raw count matrix in {where} (with no counts there is nothing to analyse)."
         )
-    if counts["non-integer"]:
+    if warn_non_integer and counts["non-integer"]:
         warnings.warn(
-            f"adata.X has {counts['non-integer']} non-integer values; seqatac models expect raw "
+            f"{where} has {counts['non-integer']} non-integer values; seqatac models expect raw "
             f"counts (they are binarised or modelled as counts). If raw counts are in a layer, use "
             f"adata.X = adata.layers['counts'].",
             SeqatacWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return regions
+    return matrix.astype(np.float32) if dtype == np.float16 else matrix
+
+
+def check_labels(values, where: str) -> np.ndarray:
+    """Per-cell labels (cell types, batches, clusters) as a 1-D array, refusing missing ones.
+
+    A label is missing when it is NaN or None, or a string that is empty or only white space: used as it
+    is, it would become a group of its own (``"nan"``) or shift the codes of the others.
+
+    Parameters
+    ----------
+    values
+        Shape (n_cells,): the labels, e.g. ``adata.obs["cell_type"]``.
+    where
+        How the message names them (e.g. ``"obs['cell_type']"``).
+
+    Returns
+    -------
+    The labels as a 1-D NumPy array.
+    """
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise SeqatacInputError(f"{where} must be 1-D, one label per cell; got shape {array.shape}.")
+    missing = pd.isna(array)
+    if array.dtype.kind in "OUS":
+        text = pd.Series(array, dtype=object)
+        missing = missing | text.map(lambda v: isinstance(v, (str, bytes)) and not v.strip()).to_numpy(bool)
+    if missing.any():
+        raise SeqatacInputError(
+            f"{where} has {int(missing.sum())} missing value(s) (NaN, None or empty; first at position "
+            f"{int(np.flatnonzero(missing)[0])}). Fix: drop those cells or fill the missing values before "
+            f"using the labels (e.g. .fillna('unknown') to make them a group of their own)."
+        )
+    return array
+
+
+def _cast_hint(dtype: np.dtype, bad: dict) -> str:
+    """Why a narrow dtype holds bad values: the cast into it overflowed."""
+    if dtype == np.float16 and "infinite" in bad:
+        return (" (the matrix is float16, which holds at most 65,504: larger counts become infinite; keep "
+                "the counts as float32 or integers)")
+    if dtype.kind == "i" and dtype.itemsize < 4 and "negative" in bad:
+        return (f" (the matrix is {dtype}, which holds at most {np.iinfo(dtype).max}: larger counts wrap to "
+                f"negative values; keep the counts as int32, float32 or wider)")
+    return ""
 
 
 def _value_blocks(matrix):
@@ -166,8 +248,9 @@ def _write_coordinates(adata: ad.AnnData, regions: pd.DataFrame) -> None:
         adata.var[existing.get(key, key)] = regions[key].to_numpy()
 
 
-def check_paired_rna(atac: ad.AnnData, rna: ad.AnnData) -> None:
-    """Require paired RNA to have exactly the ATAC cells, in the same order (never reordered here).
+def check_paired_rna(atac: ad.AnnData, rna: ad.AnnData, *, values: bool = True) -> None:
+    """Require paired RNA to have exactly the ATAC cells, in the same order (never reordered here), and
+    (with ``values``) numbers in ``rna.X`` that are none negative, NaN or infinite.
 
     Parameters
     ----------
@@ -175,12 +258,14 @@ def check_paired_rna(atac: ad.AnnData, rna: ad.AnnData) -> None:
         AnnData (n_cells, n_peaks).
     rna
         AnnData (n_cells, n_genes) of the same cells.
+    values
+        Check ``rna.X`` too (:func:`check_counts`); ``False`` where only the RNA's cells and genes are used.
 
     Raises
     ------
     SeqatacInputError
-        Duplicated cell names in either, cells missing on either side, or the same cells in a
-        different order.
+        Duplicated cell names in either, cells missing on either side, the same cells in a
+        different order, or RNA values that are not counts.
     """
     for modality, names in (("ATAC", atac.obs_names), ("RNA", rna.obs_names)):
         duplicated = names[names.duplicated()]
@@ -209,3 +294,5 @@ def check_paired_rna(atac: ad.AnnData, rna: ad.AnnData) -> None:
             f"RNA {rna.obs_names[first]!r}). Fix: reorder RNA to match: "
             f"rna = rna[atac.obs_names].copy()."
         )
+    if values and rna.X is not None:
+        check_counts(rna.X, "rna.X")

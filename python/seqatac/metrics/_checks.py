@@ -7,6 +7,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._errors import SeqatacInputError
+from ..data import check_labels
 
 
 def check_embedding(X, *, name: str = "X") -> np.ndarray:
@@ -39,12 +40,7 @@ def check_groups(values, n_cells: int, *, name: str, min_groups: int = 1) -> np.
         raise SeqatacInputError(
             f"{name} must be a 1-D array with one value per cell ({n_cells}), got shape {values.shape}."
         )
-    missing = pd.isna(values)
-    if missing.any():
-        raise SeqatacInputError(
-            f"{name} has {int(missing.sum())} missing value(s); drop those cells or fill the missing "
-            "values before computing metrics."
-        )
+    check_labels(values, name)
     n_groups = len(pd.unique(values))
     if n_groups < min_groups:
         raise SeqatacInputError(

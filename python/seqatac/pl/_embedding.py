@@ -10,9 +10,10 @@ import pandas as pd
 from anndata import AnnData
 
 from .._errors import SeqatacInputError
-from .._utils import atomic_path
+from ._common import figure_docstring, pyplot, save_figure
 
 
+@figure_docstring
 def embedding(
     adata: AnnData,
     *,
@@ -36,19 +37,11 @@ def embedding(
         Figure title.
     point_size
         Marker size; default scales with the number of cells.
-    save
-        Write the figure to this path (written atomically; format from the suffix) and close it.
+    {save}
 
-    Returns
-    -------
-    The matplotlib ``Figure`` (closed and still returned when ``save`` is given).
+    {returns} (closed and still returned when ``save`` is given).
     """
-    import matplotlib
-
-    if save is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot(save)
     if basis not in adata.obsm:
         raise SeqatacInputError(
             f"obsm[{basis!r}] does not exist (have {sorted(adata.obsm.keys())}); compute a layout first "
@@ -84,8 +77,4 @@ def embedding(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    if save is not None:
-        with atomic_path(save) as tmp:
-            fig.savefig(tmp, dpi=110, format=Path(save).suffix.lstrip(".") or "png")
-        plt.close(fig)
-    return fig
+    return save_figure(fig, save)

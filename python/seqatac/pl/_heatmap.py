@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .._errors import SeqatacInputError
-from ._common import finish_figure, pyplot
+from ..data import check_labels
+from ._common import figure_docstring, finish_figure, pyplot
 
 
 def _group_means(activity: pd.DataFrame, groups: np.ndarray, order: list[str]) -> pd.DataFrame:
@@ -19,6 +20,7 @@ def _group_means(activity: pd.DataFrame, groups: np.ndarray, order: list[str]) -
     return (means - means.mean(axis=0)) / sd
 
 
+@figure_docstring
 def tf_activity_heatmap(
     tf_activity: pd.DataFrame | Mapping[str, pd.DataFrame],
     groups,
@@ -46,18 +48,15 @@ def tf_activity_heatmap(
         TFs (columns) to show, in this order; default those of the first frame.
     title
         Figure title.
-    save
-        Write the figure to this path (atomically; format from the suffix) and close it.
+    {save}
 
-    Returns
-    -------
-    The matplotlib ``Figure``.
+    {returns}.
     """
     plt = pyplot(save)
     frames = {"": tf_activity} if isinstance(tf_activity, pd.DataFrame) else dict(tf_activity)
     if not frames or any(not isinstance(f, pd.DataFrame) for f in frames.values()):
         raise SeqatacInputError("tf_activity must be a cells × TFs DataFrame or a {method: DataFrame} mapping.")
-    groups = np.asarray(groups).astype(str)
+    groups = check_labels(groups, "groups").astype(str)
     for name, frame in frames.items():
         if len(frame) != len(groups):
             raise SeqatacInputError(f"tf_activity {name!r} has {len(frame)} rows but groups has {len(groups)}.")
@@ -86,6 +85,7 @@ def tf_activity_heatmap(
     return finish_figure(fig, save, title=title, tight=False)
 
 
+@figure_docstring
 def confusion_matrix(
     y_true,
     y_pred,
@@ -109,17 +109,15 @@ def confusion_matrix(
         Show the fraction of each true label's cells (rows sum to 1) with the counts written in the cells.
     title
         Figure title.
-    save
-        Write the figure to this path (atomically; format from the suffix) and close it.
+    {save}
 
-    Returns
-    -------
-    The matplotlib ``Figure``.
+    {returns}.
     """
     plt = pyplot(save)
-    y_true = np.asarray(y_true).astype(str)
+    y_true = check_labels(y_true, "y_true").astype(str)
     predictions = {"": y_pred} if not isinstance(y_pred, Mapping) else dict(y_pred)
-    predictions = {name: np.asarray(p).astype(str) for name, p in predictions.items()}
+    predictions = {name: check_labels(p, f"y_pred[{name!r}]" if name else "y_pred").astype(str)
+                   for name, p in predictions.items()}
     for name, predicted in predictions.items():
         if predicted.shape != y_true.shape:
             raise SeqatacInputError(f"y_pred {name!r} has shape {predicted.shape} but y_true has {y_true.shape}.")

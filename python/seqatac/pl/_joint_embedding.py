@@ -9,9 +9,10 @@ import pandas as pd
 from anndata import AnnData
 
 from .._errors import SeqatacInputError
-from .._utils import atomic_path
+from ._common import figure_docstring, pyplot, save_figure
 
 
+@figure_docstring
 def joint_embedding(
     adata: AnnData,
     motif_embedding: pd.DataFrame,
@@ -48,22 +49,13 @@ def joint_embedding(
         Seed of the layout.
     title
         Figure title.
-    save
-        Write the figure to this path (atomically; format from the suffix) and close it.
+    {save}
 
-    Returns
-    -------
-    The matplotlib ``Figure``; ``fig.layout_`` holds the ``(n_cells + n_motifs, 2)`` coordinates (cells
-    first).
+    {returns}; ``fig.layout_`` holds the ``(n_cells + n_motifs, 2)`` coordinates (cells first).
     """
-    import matplotlib
-
-    if save is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     from ..tl import layout_2d
 
+    plt = pyplot(save)
     if use_rep not in adata.obsm:
         raise SeqatacInputError(f"obsm[{use_rep!r}] does not exist (have {sorted(adata.obsm.keys())}).")
     cells = np.asarray(adata.obsm[use_rep], dtype=np.float64)
@@ -116,8 +108,4 @@ def joint_embedding(
     ax.set_title(title or "cells and motifs")
     fig.tight_layout()
     fig.layout_ = coords
-    if save is not None:
-        with atomic_path(save) as tmp:
-            fig.savefig(tmp, dpi=110, format=Path(save).suffix.lstrip(".") or "png")
-        plt.close(fig)
-    return fig
+    return save_figure(fig, save)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._errors import SeqatacInputError
 from ..data import Motif
-from ._common import finish_figure, pyplot
+from ._common import figure_docstring, finish_figure, pyplot
 
 #: Letter colours of the usual nucleotide logos (A green, C blue, G orange, T red).
 COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
@@ -52,6 +52,7 @@ def _draw_logo(ax, pfm: np.ndarray, offset: int = 0) -> None:
                 y += column[base]
 
 
+@figure_docstring
 def motif_logo(motif, *, title: str | None = None, ax=None, save: str | Path | None = None):
     """Information-content sequence logo of one motif.
 
@@ -63,12 +64,9 @@ def motif_logo(motif, *, title: str | None = None, ax=None, save: str | Path | N
         Panel title (default: the motif's name and id).
     ax
         Draw into this matplotlib Axes instead of a new figure.
-    save
-        Write the figure to this path (atomically; format from the suffix) and close it.
+    {save}
 
-    Returns
-    -------
-    The matplotlib ``Figure``.
+    {returns}.
     """
     plt = pyplot(save)
     pfm = _pfm(motif)
@@ -115,6 +113,7 @@ def best_alignment(query: np.ndarray, target: np.ndarray, *, min_overlap: int = 
     return best
 
 
+@figure_docstring
 def motif_matches(
     pairs: Sequence[tuple[Motif, Motif | None]],
     *,
@@ -135,12 +134,9 @@ def motif_matches(
         One line of text per row (e.g. the cell group and the similarity); default the motifs' names.
     title
         Figure title.
-    save
-        Write the figure to this path (atomically; format from the suffix) and close it.
+    {save}
 
-    Returns
-    -------
-    The matplotlib ``Figure``.
+    {returns}.
     """
     plt = pyplot(save)
     pairs = list(pairs)

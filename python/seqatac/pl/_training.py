@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from .._errors import SeqatacInputError
-from ._common import finish_figure, pyplot
+from ._common import figure_docstring, finish_figure, pyplot
 
 
+@figure_docstring
 def training_curves(
     histories: Mapping[str, pd.DataFrame | Mapping[str, Sequence[float]]],
     *,
@@ -34,12 +35,9 @@ def training_curves(
         ``{panel title: history columns}`` drawn dashed on a right axis (e.g. an auROC or an accuracy).
     title
         Figure title.
-    save
-        Write the figure to this path (atomically; format from the suffix) and close it.
+    {save}
 
-    Returns
-    -------
-    The matplotlib ``Figure``.
+    {returns}.
     """
     plt = pyplot(save)
     if not histories:

@@ -13,6 +13,7 @@ from anndata import AnnData
 
 from .._errors import SeqatacInputError
 from .._utils import int_seed
+from ..data import check_labels
 from ..metrics import compute_neighbors, leiden_clusters, leiden_graph
 
 logger = logging.getLogger(__name__)
@@ -198,7 +199,7 @@ def merge_clusters(clusters, snn: sp.spmatrix, *, min_cells: int) -> pd.Categori
     -------
     Categorical ``(n_cells,)`` over the kept clusters, in their original order.
     """
-    labels = pd.Categorical(clusters)
+    labels = pd.Categorical(check_labels(clusters, "clusters"))  # a missing label would get code -1
     sizes = np.bincount(labels.codes, minlength=len(labels.categories))
     small = np.flatnonzero(sizes < min_cells)
     kept = np.flatnonzero(sizes >= min_cells)

@@ -11,6 +11,8 @@ from .._errors import SeqatacInputError
 
 logger = logging.getLogger(__name__)
 
+_MIN_CELLS = 4  # UMAP's spectral start fails below (t-SNE below 3)
+
 
 def _umap_available() -> bool:
     try:
@@ -59,6 +61,22 @@ def layout_2d(
     if method == "auto":
         method = "umap" if _umap_available() else "tsne"
     X = np.asarray(adata.obsm[use_rep], dtype=np.float32)
+    if X.ndim != 2 or X.shape[0] < _MIN_CELLS:
+        raise SeqatacInputError(
+            f"obsm[{use_rep!r}] has shape {X.shape}: a 2-D layout needs a cells × dimensions embedding of at least "
+            f"{_MIN_CELLS} cells (t-SNE and UMAP place a cell by its neighbours). Fix: lay out more cells."
+        )
+    broken = ~np.isfinite(X).all(axis=1)
+    if broken.any():
+        raise SeqatacInputError(
+            f"obsm[{use_rep!r}] has {int(broken.sum())} cell(s) with NaN or infinite values (first: row "
+            f"{int(np.flatnonzero(broken)[0])}). Fix: remove those cells or recompute the embedding."
+        )
+    if not np.ptp(X, axis=0).any():  # scikit-learn's t-SNE crashes the process on it (PCA start of NaN)
+        raise SeqatacInputError(
+            f"obsm[{use_rep!r}] is constant: all {X.shape[0]} cells have the same coordinates, so there is nothing "
+            f"to lay out. Fix: recompute the embedding (a model that collapsed or an all-zero input gives this)."
+        )
     if method == "umap":
         if not _umap_available():
             raise SeqatacInputError("method='umap' needs umap-learn: pip install 'seqatac[umap]', or use method='tsne'.")

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from .._errors import SeqatacInputError
+from ..data import check_counts, check_labels
 from ._graph import cell_graph, leiden
 
 logger = logging.getLogger(__name__)
@@ -69,11 +70,11 @@ def variable_peaks(
         clusters = adata.obs[groupby]
     else:
         raise SeqatacInputError(f"obs[{groupby!r}] does not exist; pass an existing column or groupby=None.")
-    codes = np.unique(np.asarray(clusters).astype(str), return_inverse=True)[1]
+    codes = np.unique(check_labels(clusters, f"obs[{groupby!r}]").astype(str), return_inverse=True)[1]
     n_clusters = codes.max() + 1
     if n_clusters < 2:
         raise SeqatacInputError("only one cluster: variability across clusters is undefined; raise resolution.")
-    binary = sp.csr_matrix(adata.X, copy=True)
+    binary = sp.csr_matrix(check_counts(adata.X, "adata.X"), copy=True)
     binary.eliminate_zeros()
     binary.data[:] = 1.0
     membership = sp.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_clusters, len(codes)))

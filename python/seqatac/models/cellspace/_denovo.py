@@ -39,6 +39,7 @@ from ..._errors import SeqatacInputError
 from ...data import (
     N_CODE,
     Motif,
+    check_labels,
     compare_motifs,
     jaspar,
     motif_similarity,
@@ -258,6 +259,7 @@ def _merge_redundant(candidates: list, threshold: float) -> list:
 
 def _cell_groups(model, groups) -> np.ndarray:
     n_cells = len(model.cell_names)
+    check_labels(groups, "groups")
     if isinstance(groups, pd.Series) and not isinstance(groups.index, pd.RangeIndex):
         if groups.index.has_duplicates or model.cell_names.has_duplicates:
             raise SeqatacInputError("groups is indexed by duplicated cell names; pass an array in model.cell_names order.")

@@ -21,7 +21,7 @@ from anndata import AnnData
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
 from ..._utils import check_random_state
-from ...data import Genome, Motif, validate_atac
+from ...data import Genome, Motif, check_labels, validate_atac
 from ...interpret import predict
 from .._training import child_seed
 from ._analyses import SequenceAnalysisMixin
@@ -173,8 +173,7 @@ class ScBasset(SequenceAnalysisMixin):
                 raise SeqatacInputError(
                     f"batch_key {batch_key!r} is not an obs column ({list(adata.obs.columns)[:10]}); pass an existing column."
                 )
-            if adata.obs[batch_key].isna().any():
-                raise SeqatacInputError(f"obs[{batch_key!r}] has missing values; give every cell a batch label.")
+            check_labels(adata.obs[batch_key], f"obs[{batch_key!r}]")
         setup = {key: value for key, value in (("batch_key", batch_key), ("layer", layer)) if value is not None}
         adata.uns.setdefault(_keys.SEQATAC_UNS, {}).setdefault(_keys.SCBASSET_UNS, {})["setup"] = setup
 
@@ -489,6 +488,7 @@ def _with_matrix(adata: AnnData, matrix) -> AnnData:
 def _batches(adata: AnnData, batch_key: str | None) -> tuple[list[str], np.ndarray | None]:
     if batch_key is None:
         return [], None
+    check_labels(adata.obs[batch_key], f"obs[{batch_key!r}]")  # a missing batch would get code -1: the last one
     labels = adata.obs[batch_key].astype("category")
     names = [str(c) for c in labels.cat.categories]
     onehot = np.zeros((len(names), adata.n_obs), dtype=np.float32)
