@@ -308,7 +308,7 @@ def motif_analyses(model, adata, genome, truth, panel, resolution: float, top_km
 
 
 def medium_section(args) -> dict:
-    from seqatac import pl, tl
+    from seqatac import tl
     from seqatac.baselines import lsi
     from seqatac.data import jaspar
     from seqatac.simulate import simulate_atac

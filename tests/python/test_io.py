@@ -2,7 +2,6 @@
 
 import gzip
 import warnings
-from pathlib import Path
 
 import anndata as ad
 import h5py

@@ -17,7 +17,7 @@ from scipy import sparse
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .._errors import SeqatacInputError, SeqatacWarning
-from ..data import check_counts
+from ..data import check_counts, layer_matrix
 from ._checks import check_n_components, plural
 
 logger = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def spectral(
         needs="the eigensolver needs at least 2 cells more than the components it computes", more="at least 4 cells",
     )
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
-    counts = check_counts(adata.X if layer is None else _layer(adata, layer), where)
+    counts = check_counts(layer_matrix(adata, layer), where)
     counts = sparse.csr_matrix(counts)  # no copy when X is already CSR
     mask = _feature_mask(adata, counts, features, filter_lower_quantile, filter_upper_quantile)
     if mask.sum() < 2:
@@ -231,14 +231,6 @@ def spectral(
         embedding.shape[1], n_components, select_components, int(mask.sum()), key_added,
     )  # fmt: skip
     return adata if copy else None
-
-
-def _layer(adata: AnnData, layer: str):
-    if layer not in adata.layers:
-        raise SeqatacInputError(
-            f"layer {layer!r} is not in adata.layers ({list(adata.layers)}); pass layer=None for X."
-        )
-    return adata.layers[layer]
 
 
 def _feature_mask(adata, counts, features, lower, upper) -> np.ndarray:

@@ -28,7 +28,15 @@ from ._sequence import (
     reverse_complement,
 )
 from ._shuffle import dinucleotide_shuffle
-from ._validate import add_peak_coordinates, check_counts, check_labels, check_paired_rna, validate_atac
+from ._validate import (
+    add_peak_coordinates,
+    check_counts,
+    check_labels,
+    check_paired_rna,
+    layer_matrix,
+    missing_labels,
+    validate_atac,
+)
 
 __all__ = [
     # AnnData / files
@@ -38,6 +46,8 @@ __all__ = [
     "validate_atac",
     "check_counts",
     "check_labels",
+    "missing_labels",
+    "layer_matrix",
     "add_peak_coordinates",
     "parse_regions",
     "coordinate_columns",

@@ -171,11 +171,48 @@ def check_counts(matrix, where: str = "adata.X", *, warn_non_integer: bool = Fal
     return matrix.astype(np.float32) if dtype == np.float16 else matrix
 
 
-def check_labels(values, where: str) -> np.ndarray:
-    """Per-cell labels (cell types, batches, clusters) as a 1-D array, refusing missing ones.
+def layer_matrix(adata: ad.AnnData, layer: str | None):
+    """The matrix a ``layer=`` argument names: ``adata.X`` for None, else ``adata.layers[layer]``.
 
-    A label is missing when it is NaN or None, or a string that is empty or only white space: used as it
-    is, it would become a group of its own (``"nan"``) or shift the codes of the others.
+    Raises
+    ------
+    SeqatacInputError
+        ``layer`` is not one of ``adata.layers`` (the message lists them).
+    """
+    if layer is None:
+        return adata.X
+    if layer not in adata.layers:
+        raise SeqatacInputError(f"layer {layer!r} is not in adata.layers ({list(adata.layers)}); pass one of "
+                                "them, or layer=None for adata.X.")
+    return adata.layers[layer]
+
+
+def missing_labels(values) -> np.ndarray:
+    """Boolean mask of the missing labels: NaN or None, or a string that is empty or only white space.
+
+    Used as they are, such labels would become a group of their own (``"nan"``, ``""``) or shift the codes
+    of the others; every function that reads per-cell labels treats them by this one rule.
+
+    Parameters
+    ----------
+    values
+        Shape (n_cells,): the labels, e.g. ``adata.obs["cell_type"]``.
+
+    Returns
+    -------
+    Shape (n_cells,), True where the label is missing.
+    """
+    array = np.asarray(values)
+    missing = np.asarray(pd.isna(array), dtype=bool)
+    if array.dtype.kind in "OUS":
+        blank = pd.Series(array.ravel(), dtype=object).map(lambda v: isinstance(v, (str, bytes)) and not v.strip())
+        missing = missing | blank.to_numpy(bool).reshape(array.shape)
+    return missing
+
+
+def check_labels(values, where: str) -> np.ndarray:
+    """Per-cell labels (cell types, batches, clusters) as a 1-D array, refusing missing ones
+    (:func:`missing_labels`).
 
     Parameters
     ----------
@@ -191,10 +228,7 @@ def check_labels(values, where: str) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 1:
         raise SeqatacInputError(f"{where} must be 1-D, one label per cell; got shape {array.shape}.")
-    missing = pd.isna(array)
-    if array.dtype.kind in "OUS":
-        text = pd.Series(array, dtype=object)
-        missing = missing | text.map(lambda v: isinstance(v, (str, bytes)) and not v.strip()).to_numpy(bool)
+    missing = missing_labels(array)
     if missing.any():
         raise SeqatacInputError(
             f"{where} has {int(missing.sum())} missing value(s) (NaN, None or empty; first at position "

@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import UNASSIGNED  # the label of query cells whose vote falls below ``min_confidence``
+from ..data import missing_labels
 
 logger = logging.getLogger(__name__)
 _METRICS = ("euclidean", "cosine")
@@ -209,8 +210,7 @@ def _reference_labels(reference: AnnData, label_key: str) -> pd.Series:
             f"reference.obs has no {label_key!r} column (it has {list(reference.obs.columns)}); pass label_key=."
         )
     labels = reference.obs[label_key]
-    as_text = labels.astype("string")
-    return labels.where(~(labels.isna() | (as_text.str.strip() == "")).to_numpy(), None).astype(object)
+    return labels.astype(object).where(~missing_labels(labels.to_numpy()), None)
 
 
 def _vote(neighbor_codes: np.ndarray, distances: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

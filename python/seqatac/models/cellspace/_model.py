@@ -42,7 +42,7 @@ from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
 from ..._progress import progress_bar
 from ..._settings import settings
-from ...data import Genome, validate_atac
+from ...data import Genome, layer_matrix, validate_atac
 from .._training import data_digest, deterministic_algorithms, num_threads
 from ._config import CellSpaceConfig
 from ._io import _CONFIG_FILE, SavingMixin
@@ -169,9 +169,8 @@ class CellSpace(SequenceEmbeddingMixin, MotifActivityMixin, SavingMixin):
         -------
         None. Writes ``adata.uns["seqatac"]["cellspace_setup"] = {"layer": layer}``.
         """
-        if layer is not None and layer not in adata.layers:
-            raise SeqatacInputError(f"layer {layer!r} is not in adata.layers ({list(adata.layers)}); pass None for X.")
-        validate_atac(adata if layer is None else AnnData(adata.layers[layer], obs=adata.obs[[]], var=adata.var))
+        counts = layer_matrix(adata, layer)
+        validate_atac(adata if layer is None else AnnData(counts, obs=adata.obs[[]], var=adata.var))
         adata.uns.setdefault(_keys.SEQATAC_UNS, {})[_SETUP_KEY] = {"layer": layer}
 
     def memory_report(self) -> dict[str, int]:

@@ -21,7 +21,7 @@ from anndata import AnnData
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
 from ..._utils import check_random_state
-from ...data import Genome, Motif, check_labels, validate_atac
+from ...data import Genome, Motif, check_labels, layer_matrix, validate_atac
 from ...interpret import predict
 from .._training import child_seed
 from ._analyses import SequenceAnalysisMixin
@@ -166,8 +166,7 @@ class ScBasset(SequenceAnalysisMixin):
         -------
         None. Sets ``adata.uns["seqatac"]["scbasset"]["setup"]``.
         """
-        if layer is not None and layer not in adata.layers:
-            raise SeqatacInputError(f"layer {layer!r} is not in adata.layers ({list(adata.layers)}); pass an existing layer.")
+        layer_matrix(adata, layer)
         if batch_key is not None:
             if batch_key not in adata.obs:
                 raise SeqatacInputError(
