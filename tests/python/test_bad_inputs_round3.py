@@ -262,3 +262,26 @@ def test_a_scbasset_batch_missing_after_setup_is_refused_not_given_the_last_batc
     with pytest.raises(SeqatacInputError, match=r"obs\['batch'\] has 1 missing value\(s\)"):
         ScBasset(atac, sim.genome, random_state=0, seq_len=200, n_filters_init=8, stem_kernel_size=9,
                  n_tower_layers=1, filters_mult=1.0, n_filters_pre_bottleneck=8, bottleneck_size=4)
+
+
+def test_epifoundation_refuses_a_missing_batch_and_skips_blank_labels_instead_of_learning_them():
+    from seqatac.models import EpiFoundation
+    from test_epifoundation import TINY, planted_data
+
+    atac, rna = planted_data(n_cells=30)
+    atac.obs["batch"] = atac.obs["batch"].astype(str)
+    EpiFoundation.setup_anndata(atac, batch_key="batch", labels_key="cell_type")
+    edited = atac.copy()
+    edited.obs.loc[edited.obs_names[0], "batch"] = np.nan  # after setup: before, it became a batch named "nan"
+    with pytest.raises(SeqatacInputError, match=r"obs\['batch'\] \(the batches\) has 1 missing value\(s\)"):
+        EpiFoundation(edited, rna, random_state=0, **TINY)
+    with pytest.raises(SeqatacInputError, match=r"has 1 missing value"):
+        EpiFoundation.setup_anndata(edited, batch_key="batch")
+
+    atac.obs["cell_type"] = atac.obs["cell_type"].astype(str)
+    atac.obs.loc[atac.obs_names[:4], "cell_type"] = ["", "  ", "\t", ""]  # blank: missing, not a type
+    model = EpiFoundation(atac, rna, random_state=0, **TINY)
+    model.fit("annotate", max_epochs=1, max_cells=16, max_tokens=512, verbose=False)
+    assert model.cell_types == sorted(set(atac.obs["cell_type"][4:]))  # no "" or " " type
+    used = model.params["annotate_training"]
+    assert used["n_training_cells"] + used["n_validation_cells"] == 26

@@ -1,5 +1,6 @@
 """EpiFoundation: tokenizer, encoder, training (determinism, resume), persistence and AnnData write-back."""
 
+import contextlib
 import json
 
 import numpy as np
@@ -39,6 +40,27 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def regions_frame(rows):
     return pd.DataFrame(rows, columns=["chrom", "start", "end"],
                         index=[f"{c}:{s}-{e}" for c, s, e in rows]).astype({"start": np.int64, "end": np.int64})
+
+
+@contextlib.contextmanager
+def crash_after(monkeypatch, n_steps: int):
+    """Inside the block, the optimizer step after the first ``n_steps`` raises KeyboardInterrupt (a crash
+    mid-run), which the block expects; afterwards training steps as usual."""
+    original = _train.Trainer._optimizer_step
+    calls = {"n": 0}
+
+    def crash(self, optimizer):
+        if calls["n"] == n_steps:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        original(self, optimizer)
+
+    monkeypatch.setattr(_train.Trainer, "_optimizer_step", crash)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield
+    finally:
+        monkeypatch.setattr(_train.Trainer, "_optimizer_step", original)
 
 
 def planted_data(n_cells=96, n_peaks=60, n_types=3, n_genes=24, seed=0):
@@ -276,20 +298,9 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, monk
     uninterrupted = EpiFoundation(atac, rna, random_state=1, **TINY)
     expected = uninterrupted.pretrain(**options)
 
-    calls = {"n": 0}
-    original = _train.Trainer._optimizer_step
-
-    def crash_after_four_steps(self, optimizer):
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        calls["n"] += 1
-        original(self, optimizer)
-
-    monkeypatch.setattr(_train.Trainer, "_optimizer_step", crash_after_four_steps)
     interrupted = EpiFoundation(atac, rna, random_state=1, **TINY)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_after(monkeypatch, n_steps=4):
         interrupted.pretrain(checkpoint_dir=str(tmp_path), checkpoint_steps=1, **options)
-    monkeypatch.setattr(_train.Trainer, "_optimizer_step", original)
     resumed = EpiFoundation(atac, rna, random_state=1, **TINY)
     history = resumed.pretrain(checkpoint_dir=str(tmp_path), resume=True, **options)
     final = uninterrupted.module.state_dict()

@@ -47,3 +47,26 @@ def test_pretrain_fine_tune_annotate_and_predict_from_the_command_line(tmp_path)
     assert main(["-q", "annotate", "--model", str(tmp_path / "pre" / "model"), "--atac", str(tmp_path / "atac.h5ad"),
                  "--out", str(tmp_path / "no.h5ad")]) == 2
     assert not (tmp_path / "no.h5ad").exists()
+
+
+def test_annotation_without_rna_from_the_command_line_with_the_defaults_and_unassigned_cells(tmp_path):
+    atac, _ = planted_data(n_cells=60)
+    atac[:45].copy().write_h5ad(tmp_path / "reference.h5ad")
+    atac[45:].copy().write_h5ad(tmp_path / "query.h5ad")
+    assert main(["-q", "fit", "epifoundation", "--mode", "annotate", "--atac", str(tmp_path / "reference.h5ad"),
+                 "--labels-key", "cell_type", *ARCHITECTURE, "--epochs", "3", "--max-cells", "16",
+                 "--max-tokens", "512", "--threads", "1", "--out", str(tmp_path / "ann")]) == 0
+    config = json.loads((tmp_path / "ann" / "model" / "config.json").read_text())
+    params = config["params"]
+    assert params["peak_init"]["method"] == "lsi"  # an untrained model starts from LSI
+    assert params["annotate_training"]["lr"] == 1e-3 and params["annotate_training"]["class_weight"] == "balanced"
+    model = ["--model", str(tmp_path / "ann" / "model"), "--atac", str(tmp_path / "query.h5ad"), "--threads", "1"]
+    assert main(["-q", "annotate", *model, "--min-confidence", "0.4", "--out", str(tmp_path / "q.h5ad")]) == 0
+    query = ad.read_h5ad(tmp_path / "q.h5ad")
+    confidence = query.obs["cell_type_transferred_confidence"].to_numpy()
+    unassigned = query.obs["cell_type_transferred"].astype(str).to_numpy() == "unassigned"
+    np.testing.assert_array_equal(unassigned, confidence < 0.4)
+    np.testing.assert_allclose(confidence, query.obs["epifoundation_cell_type_confidence"], rtol=1e-6)
+    with pytest.raises(SystemExit) as exit_status:
+        main(["-q", "annotate", *model, "--min-confidence", "2", "--out", str(tmp_path / "bad.h5ad")])
+    assert exit_status.value.code == 2 and not (tmp_path / "bad.h5ad").exists()

@@ -10,6 +10,7 @@ from .._utils import atomic_path, write_h5ad
 from ._common import (
     add_motifs,
     add_threads,
+    fraction,
     load_motifs,
     output_file,
     positive_int,
@@ -83,10 +84,13 @@ def _annotate(args) -> None:
         raise SeqatacInputError(f"the model in {str(args.model)!r} has no cell-type head; fine-tune it first with "
                                 "`seqatac fit epifoundation --mode annotate --labels-key ...`.")
     model.write_to_adata(adata, **_inference_options(args))
+    written = _keys.EPIFOUNDATION_CELL_TYPE
+    if args.min_confidence is not None:
+        written = args.key_added or f"{model.params.get('labels_key') or _keys.CELL_TYPE}_transferred"
+        model.transfer_labels(adata, min_confidence=args.min_confidence, key_added=written, **_inference_options(args))
     write_h5ad(adata, args.out)
-    counts = adata.obs[_keys.EPIFOUNDATION_CELL_TYPE].value_counts()
-    print(f"annotated {adata.n_obs:,} cells into obs['{_keys.EPIFOUNDATION_CELL_TYPE}'] (+ confidence) in "
-          f"{args.out}: {counts.to_dict()}")
+    counts = adata.obs[written].value_counts()
+    print(f"annotated {adata.n_obs:,} cells into obs['{written}'] (+ confidence) in {args.out}: {counts.to_dict()}")
 
 
 def _predict_expression(args) -> None:
@@ -163,6 +167,11 @@ def add_commands(commands) -> None:
                                    description="Write obsm['X_epifoundation'], obs['epifoundation_cell_type'] and "
                                                "obs['epifoundation_cell_type_confidence'] for new cells.")
     epifoundation_arguments(annotate)
+    annotate.add_argument("--min-confidence", type=fraction, default=None,
+                          help="also write obs[KEY] as `seqatac transfer-labels` does: the head's type, or "
+                               "'unassigned' where its probability is below this (e.g. 0.5)")
+    annotate.add_argument("--key-added", default=None,
+                          help="with --min-confidence: the obs column (default <labels key>_transferred)")
     annotate.add_argument("--out", type=output_file, required=True, help="h5ad to write")
     annotate.set_defaults(func=_annotate)
 

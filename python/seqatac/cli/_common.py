@@ -101,6 +101,17 @@ def positive_int(value: str) -> int:
     return number
 
 
+def fraction(value: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
+    return number
+
+
 def add_threads(sub: argparse.ArgumentParser, what: str = "CPU threads") -> None:
     """``--threads``: applied before any numerical library loads (see :func:`apply_threads`)."""
     sub.add_argument("--threads", type=positive_int, default=None, help=f"{what} (default: all cores)")

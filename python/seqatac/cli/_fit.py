@@ -89,14 +89,21 @@ def _fit_epifoundation(args) -> None:
         EpiFoundation.setup_anndata(adata, layer=args.layer, batch_key=args.batch_key, labels_key=args.labels_key)
         model = EpiFoundation(adata, rna, preset=args.preset, min_mapped_fraction=args.min_mapped_fraction,
                               random_state=args.seed, **parse_overrides(args.set))
-    training = dict(max_epochs=args.epochs, lr=args.lr, max_tokens=args.max_tokens, max_cells=args.max_cells,
-                    grad_accumulation=args.grad_accumulation, device=args.device, precision=args.precision,
-                    n_threads=args.threads, checkpoint_dir=str(args.out / "checkpoints" / args.mode),
-                    resume=args.resume, verbose=not args.quiet)
+    training = dict(max_tokens=args.max_tokens, max_cells=args.max_cells, grad_accumulation=args.grad_accumulation,
+                    device=args.device, precision=args.precision, n_threads=args.threads,
+                    checkpoint_dir=str(args.out / "checkpoints" / args.mode), resume=args.resume, verbose=not args.quiet)
+    # options left out keep the mode's defaults (annotation has its own: TASK_DEFAULTS)
+    given = {"max_epochs": args.epochs, "lr": args.lr, "max_len": args.train_max_len,
+             "validation_fraction": args.validation_fraction, "patience": args.patience,
+             "label_smoothing": args.label_smoothing}
+    training.update({key: value for key, value in given.items() if value is not None})
+    if args.class_weight is not None:
+        training["class_weight"] = None if args.class_weight == "none" else args.class_weight
     if args.mode == "pretrain":
         history = model.pretrain(adata, rna, **training)
     else:
-        history = model.fit(args.mode, adata, rna, labels_key=args.labels_key, **training)
+        peak_init = None if args.peak_init == "none" else args.peak_init
+        history = model.fit(args.mode, adata, rna, labels_key=args.labels_key, peak_init=peak_init, **training)
     if not is_main_process():
         return
     model.save(args.out / "model", overwrite=True)
@@ -199,8 +206,23 @@ def add_commands(commands) -> None:
     epifoundation.add_argument("--layer", default=None, help="layer holding the counts (default X)")
     epifoundation.add_argument("--min-mapped-fraction", type=float, default=0.5,
                                help="error when fewer peaks of new data map onto the model's peaks")
-    epifoundation.add_argument("--epochs", type=positive_int, default=10)
-    epifoundation.add_argument("--lr", type=float, default=1e-4, help="peak Adam learning rate (warmup + cosine)")
+    epifoundation.add_argument("--epochs", type=positive_int, default=None,
+                               help="most epochs (default 10; annotate: 30, with early stopping)")
+    epifoundation.add_argument("--lr", type=float, default=None,
+                               help="peak Adam learning rate, warmup + cosine (default 1e-4; annotate: 1e-3)")
+    epifoundation.add_argument("--train-max-len", type=positive_int, default=None,
+                               help="peaks sampled per cell and step in training (default the model's; annotate: 512)")
+    epifoundation.add_argument("--validation-fraction", type=float, default=None,
+                               help="share of the cells held in to watch (default 0; annotate: 0.1, by type)")
+    epifoundation.add_argument("--patience", type=positive_int, default=None,
+                               help="stop after this many epochs without a lower validation loss; keeps the best "
+                                    "epoch (annotate default 5)")
+    epifoundation.add_argument("--class-weight", choices=["balanced", "none"], default=None,
+                               help="annotate: weight each type's loss by n / (n_types · n_type) (default balanced)")
+    epifoundation.add_argument("--label-smoothing", type=float, default=None, help="annotate (default 0.1)")
+    epifoundation.add_argument("--peak-init", choices=["auto", "lsi", "none"], default="auto",
+                               help="annotate: start the encoder from the LSI of the training cells (auto: when "
+                                    "the model is untrained)")
     epifoundation.add_argument("--max-tokens", type=positive_int, default=16_384, help="tokens per micro-batch")
     epifoundation.add_argument("--max-cells", type=positive_int, default=32, help="cells per micro-batch")
     epifoundation.add_argument("--grad-accumulation", type=positive_int, default=1, help="micro-batches per optimizer step")

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from .. import _keys
 from .._errors import SeqatacInputError
 from .._utils import atomic_path, write_h5ad
-from ._common import add_threads, output_file, positive_int, read_h5ad
+from ._common import add_threads, fraction, output_file, positive_int, read_h5ad
 
 #: the obsm key each --joint-embedding method writes by default, and the uns key of its run record
 _JOINT_METHODS = {"spectral": ("X_spectral", "spectral"), "lsi": (_keys.LSI_OBSM, _keys.LSI_UNS)}
@@ -155,16 +154,6 @@ def _transfer_labels(args) -> None:
           f"{f' and {args.csv}' if args.csv else ''}: {counts[counts > 0].to_dict()}")
 
 
-def _fraction(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
-    return number
-
-
 def add_commands(commands) -> None:
     """Register ``transfer-labels``."""
     sub = commands.add_parser(
@@ -191,7 +180,7 @@ def add_commands(commands) -> None:
                           "more accurate on the real benchmark sets)")
     sub.add_argument("--k", "--n-neighbors", dest="k", type=positive_int, default=15,
                      help="reference cells voting per query cell (knn; default: 15)")
-    sub.add_argument("--min-confidence", type=_fraction, default=0.5,
+    sub.add_argument("--min-confidence", type=fraction, default=0.5,
                      help="vote share below which a cell is 'unassigned' (default: 0.5; 0 labels every cell)")
     sub.add_argument("--metric", default="euclidean", choices=["euclidean", "cosine"], help="distance of knn")
     sub.add_argument("--key-added", default=None, help="obs column written (default: LABEL_KEY_transferred)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,11 @@ from anndata import AnnData
 
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
-from ...data import check_paired_rna, validate_atac
+from ...data import check_labels, check_paired_rna, layer_matrix, missing_labels, validate_atac
 from ._data import TokenData, bin_expression
 from ._io import load_model, save_model
 from ._module import PRESETS, EpiFoundationConfig, build_module
+from ._peak_init import DEFAULT_COMPONENTS, DEFAULT_SCALE, lsi_peak_loadings, start_as_lsi_pooling, token_matrix
 from ._predict import PredictionMixin
 from ._seeds import _derived_seed, _resolve_seed
 from ._tokenizer import CellTokens, GeneVocabulary, PeakMapping, PeakVocabulary
@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 _ARCHITECTURE = ("d_model", "n_layers", "n_heads", "d_ff", "dropout", "max_len", "max_genes", "query_dim",
                  "decoder", "n_expression_bins", "use_chromosomes")
 _MODES = ("annotate", "expression")
+_PEAK_INITS = ("auto", "lsi", None)
 
 
 class EpiFoundation(PredictionMixin):
@@ -107,7 +108,9 @@ class EpiFoundation(PredictionMixin):
             genes = GeneVocabulary.from_var(rna.var)
         batch_names = []
         if setup.get("batch_key"):
-            batch_names = [str(b) for b in pd.Categorical(adata.obs[setup["batch_key"]].astype(str)).categories]
+            key = setup["batch_key"]
+            batches = check_labels(adata.obs[key], f"obs[{key!r}] (the batches)")
+            batch_names = [str(b) for b in pd.Categorical(batches.astype(str)).categories]
         config = EpiFoundationConfig(
             n_peaks=len(vocabulary), n_genes=len(genes) if genes is not None else 0, n_batches=len(batch_names),
             **{**PRESETS[preset], **architecture},
@@ -154,15 +157,13 @@ class EpiFoundation(PredictionMixin):
         -------
         None. Sets ``adata.uns["seqatac"]["epifoundation"]["setup"]``.
         """
-        if layer is not None and layer not in adata.layers:
-            raise SeqatacInputError(f"layer {layer!r} is not in adata.layers ({list(adata.layers)}); pass an "
-                                    "existing layer or None for adata.X.")
+        layer_matrix(adata, layer)
         for name, key in (("batch_key", batch_key), ("labels_key", labels_key)):
             if key is not None and key not in adata.obs:
                 raise SeqatacInputError(f"{name} {key!r} is not an obs column ({list(adata.obs.columns)[:10]}); "
                                         "pass an existing column.")
-        if batch_key is not None and adata.obs[batch_key].isna().any():
-            raise SeqatacInputError(f"obs[{batch_key!r}] has missing values; give every cell a batch label.")
+        if batch_key is not None:
+            check_labels(adata.obs[batch_key], f"obs[{batch_key!r}] (the batches)")
         setup = {key: value for key, value in (("layer", layer), ("batch_key", batch_key),
                                                ("labels_key", labels_key)) if value is not None}
         adata.uns.setdefault(_keys.SEQATAC_UNS, {}).setdefault(_keys.EPIFOUNDATION_UNS, {})["setup"] = setup
@@ -234,7 +235,7 @@ class EpiFoundation(PredictionMixin):
             data.max_genes = self.config.max_genes
         if task == "annotate":
             labels = adata.obs[labels_key]
-            known = labels.notna().to_numpy()
+            known = ~missing_labels(labels.to_numpy())
             data.labels = np.full(adata.n_obs, -1, dtype=np.int64)
             data.labels[known] = pd.Index(self.cell_types).get_indexer(labels[known].astype(str))
         return data, mapping
@@ -308,12 +309,18 @@ class EpiFoundation(PredictionMixin):
         -------
         Training history, one row per epoch (also in ``history["pretrain"]``).
         """
+        options = TrainingOptions.for_task("pretrain", training)
         data, mapping = self._token_data(adata, rna, task="pretrain")
-        return self._train(data, mapping, np.arange(len(data)), "pretrain", training)
+        return self._train(data, mapping, np.arange(len(data)), "pretrain", options)
 
     def fit(self, mode: str = "annotate", adata: AnnData | None = None, rna: AnnData | None = None, *,
-            labels_key: str | None = None, **training) -> pd.DataFrame:
+            labels_key: str | None = None, peak_init: str | None = "auto", **training) -> pd.DataFrame:
         """Fine-tune all weights for cell-type annotation or expression-level prediction.
+
+        Annotation works from scratch, without paired RNA or pre-training: with ``peak_init="auto"`` an
+        untrained model's peak embedding starts from the LSI loadings of the training cells, and the
+        annotation defaults below (CPU-sized; no learning rate to hunt) hold out 10 % of the cells to stop
+        early and keep the best epoch.
 
         Parameters
         ----------
@@ -326,8 +333,21 @@ class EpiFoundation(PredictionMixin):
         labels_key
             ``obs`` column of cell types (default: the one given to :meth:`setup_anndata`). Cells with a
             missing label are not used.
+        peak_init
+            ``"auto"`` (default): for annotation, ``"lsi"`` when no task has trained the model yet, else keep
+            the weights; ``"lsi"``: :meth:`initialise_peak_embedding` on the training cells first; None: keep.
         **training
-            As :meth:`pretrain`.
+            As :meth:`pretrain`, plus ``max_len`` (peaks sampled per cell and step; default the model's),
+            ``validation_fraction`` (held-in share of the cells, stratified by type in annotation; default 0),
+            ``patience`` (epochs without a lower validation loss before stopping; the best epoch's weights
+            are kept; default None), and for annotation ``class_weight`` (``"balanced"``: each type's
+            cross-entropy weighted by ``n_cells / (n_types · n_cells_of_type)``, scikit-learn's rule, so rare
+            types count as much as common ones; None: every cell counts once) and ``label_smoothing``;
+            ``encoder_lr_scale`` (the encoder's learning rate as a share of ``lr``, in [0, 1]; the task's
+            head always learns at ``lr``; default 1).
+            Annotation defaults (for the options not given): ``lr=1e-3``, ``max_epochs=30``, ``max_len=512``,
+            ``validation_fraction=0.1``, ``patience=5``, ``class_weight="balanced"``, ``label_smoothing=0.1``
+            (``TASK_DEFAULTS``; measured in benchmarks/realdata_epifoundation.py).
 
         Returns
         -------
@@ -335,41 +355,92 @@ class EpiFoundation(PredictionMixin):
         """
         if mode not in _MODES:
             raise SeqatacInputError(f"mode must be one of {_MODES} (pre-training is pretrain()), got {mode!r}.")
+        if peak_init not in _PEAK_INITS:
+            raise SeqatacInputError(f"peak_init must be one of {_PEAK_INITS}, got {peak_init!r}.")
         if mode == "expression":
             data, mapping = self._token_data(adata, rna, task="expression")
-            return self._train(data, mapping, np.arange(len(data)), "expression", training)
+            cells = np.arange(len(data))
+            options = TrainingOptions.for_task("expression", training)
+            if peak_init == "lsi":
+                self._initialise_from(data, cells, n_components=None, scale=DEFAULT_SCALE)
+            return self._train(data, mapping, cells, "expression", options)
         target = self._default_adata(adata)
         labels_key = labels_key or self.setup.get("labels_key")
         if labels_key is None or labels_key not in target.obs:
             raise SeqatacInputError(f"mode='annotate' needs cell-type labels: pass labels_key= (an obs column; "
                                     f"got {labels_key!r}) or set it with setup_anndata(labels_key=...).")
         labels = target.obs[labels_key]
-        present = labels.dropna().astype(str)
+        present = labels[~missing_labels(labels.to_numpy())].astype(str)
         categories = ([str(c) for c in labels.cat.categories if str(c) in set(present)]
                       if isinstance(labels.dtype, pd.CategoricalDtype) else sorted(present.unique()))
         if len(categories) < 2:
             raise SeqatacInputError(f"obs[{labels_key!r}] has {len(categories)} cell type(s); annotation needs >= 2.")
+        if _keys.UNASSIGNED in categories:
+            raise SeqatacInputError(f"obs[{labels_key!r}] uses the label {_keys.UNASSIGNED!r}, which marks "
+                                    "low-confidence cells in transfer_labels; rename it (or drop those cells) first.")
         if categories != self.cell_types:
             generator = torch.Generator().manual_seed(_derived_seed(self.params["random_state"], 3))
             self.module.reset_cell_type_head(len(categories), generator)
             self.cell_types = categories
+        options = TrainingOptions.for_task("annotate", training)
         data, mapping = self._token_data(target, task="annotate", labels_key=labels_key)
-        return self._train(data, mapping, np.flatnonzero(data.labels >= 0), "annotate", training)
+        cells = np.flatnonzero(data.labels >= 0)
+        self.params["labels_key"] = str(labels_key)
+        self._peak_init(peak_init, data, cells)
+        return self._train(data, mapping, cells, "annotate", options)
+
+    def initialise_peak_embedding(self, adata: AnnData | None = None, *, n_components: int | None = None,
+                                  scale: float = DEFAULT_SCALE) -> None:
+        """Start the peak embedding from LSI: each peak's row = its loadings on the first ``n_components``
+        components of a truncated SVD of the cells' binary TF-IDF (scikit-learn, seeded), rescaled to an
+        RMS of ``scale``; other columns and peaks open in no cell start at 0.
+
+        Parameters
+        ----------
+        adata
+            Cells whose peaks define the components (default: the model's data); no labels are used.
+        n_components
+            Components, at most ``d_model`` (default ``min(32, d_model)``).
+        scale
+            Root mean square of the written loadings (the LayerNorm after the embedding ignores it; it sets
+            how far Adam's first steps move them).
+
+        Returns
+        -------
+        None. Overwrites ``module.peak_embedding``; records ``params["peak_init"]``.
+        """
+        data, _ = self._token_data(adata)
+        self._initialise_from(data, np.arange(len(data)), n_components=n_components, scale=scale)
+
+    def _initialise_from(self, data: TokenData, cells: np.ndarray, *, n_components: int | None,
+                         scale: float) -> None:
+        if n_components is None:
+            n_components = min(DEFAULT_COMPONENTS, self.config.d_model)
+        if not scale > 0:
+            raise SeqatacInputError(f"scale must be > 0, got {scale!r}.")
+        loadings = lsi_peak_loadings(token_matrix(data.cells, len(self.vocabulary), cells), n_components=n_components,
+                                     width=self.config.d_model, seed=_derived_seed(self.params["random_state"], 4),
+                                     scale=scale)  # fmt: skip
+        start_as_lsi_pooling(self.module, loadings)
+        self.params["peak_init"] = {"method": "lsi", "n_components": int(n_components), "scale": float(scale),
+                                    "n_cells": int(len(cells))}  # fmt: skip
+
+    def _peak_init(self, peak_init: str | None, data: TokenData, cells: np.ndarray) -> None:
+        """Annotation's peak initialisation ("auto": LSI for a model no task has trained)."""
+        if peak_init == "lsi" or (peak_init == "auto" and not self.trained):
+            self._initialise_from(data, cells, n_components=None, scale=DEFAULT_SCALE)
 
     def _train(self, data: TokenData, mapping: PeakMapping, cells: np.ndarray, task: str,
-               training: dict) -> pd.DataFrame:
-        unknown = sorted(set(training) - {f.name for f in fields(TrainingOptions)})
-        if unknown:
-            raise SeqatacInputError(f"unknown training option(s) {unknown}; valid: "
-                                    f"{[f.name for f in fields(TrainingOptions)]}.")
-        options = TrainingOptions(**training)
+               options: TrainingOptions) -> pd.DataFrame:
         code = {"pretrain": 1, "expression": 2, "annotate": 3}[task]
-        history = Trainer(self.module, data, cells, task, options, seed=_derived_seed(self.params["random_state"],
-                                                                                      10 + code)).run()
+        trainer = Trainer(self.module, data, cells, task, options, seed=_derived_seed(self.params["random_state"],
+                                                                                      10 + code))
+        history = trainer.run()
         self.history[task] = history
         if task not in self.trained:
             self.trained.append(task)
-        self.params[f"{task}_training"] = {key: value for key, value in vars(options).items() if key != "verbose"}
+        self.params[f"{task}_training"] = {**{key: value for key, value in vars(options).items() if key != "verbose"},
+                                           **trainer.summary()}  # fmt: skip
         self.params[f"{task}_peak_mapping"] = mapping.summary()
         return pd.DataFrame(history)
 

@@ -351,6 +351,12 @@ class EpiFoundationModule(nn.Module):
             frozen += ("gene_embedding", "batch_embedding")
         return [p for name, p in self.named_parameters() if not name.startswith(frozen)]
 
+    def head_parameters(self, task: str) -> list[nn.Parameter]:
+        """The parameters of ``task``'s own head (the rest of :meth:`task_parameters` is the shared encoder)."""
+        if task not in _HEADS:
+            raise SeqatacInputError(f"unknown task {task!r}; use one of {TASKS}.")
+        return [p for name, p in self.named_parameters() if name.startswith(_HEADS[task])]
+
     # ------------------------------------------------------------------------------------- forward
 
     def embed_cells(
@@ -465,7 +471,8 @@ class EpiFoundationModule(nn.Module):
 
     @staticmethod
     def loss(outputs: dict[str, torch.Tensor], targets: torch.Tensor, task: str,
-             mask: torch.Tensor | None = None) -> torch.Tensor:
+             mask: torch.Tensor | None = None, *, class_weights: torch.Tensor | None = None,
+             label_smoothing: float = 0.0) -> torch.Tensor:
         """Mean loss of a task: cross-entropy on expressed/not (pretrain) and cell type, MSE on levels.
 
         Parameters
@@ -477,13 +484,19 @@ class EpiFoundationModule(nn.Module):
             (annotate).
         mask
             (n_cells, n_genes) True on real (non-padding) genes.
+        class_weights
+            (n_cell_types,) weight of each class (annotate): the loss is the weighted mean
+            ``Σ w[y_i] · CE_i / Σ w[y_i]`` over the batch (``torch.nn.functional.cross_entropy``'s ``weight``).
+        label_smoothing
+            Annotate: share of the target mass spread evenly over all classes.
         """
         if task == "pretrain":
             return F.cross_entropy(outputs["alignment_logits"][mask].float(), targets[mask].long())
         if task == "expression":
             return F.mse_loss(outputs["expression"][mask].float(), targets[mask].float())
         if task == "annotate":
-            return F.cross_entropy(outputs["cell_type_logits"].float(), targets.long())
+            return F.cross_entropy(outputs["cell_type_logits"].float(), targets.long(), weight=class_weights,
+                                   label_smoothing=label_smoothing)
         raise SeqatacInputError(f"unknown task {task!r}; use one of {TASKS}.")
 
 

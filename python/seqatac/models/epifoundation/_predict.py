@@ -3,6 +3,7 @@ as a mixin of :class:`EpiFoundation`."""
 
 from __future__ import annotations
 
+import logging
 import zlib
 
 import numpy as np
@@ -23,6 +24,8 @@ from ._tokenizer import PeakMapping
 from ._train import resolve_precision, to_tensors
 
 _GENE_DECODER_PAIRS = 2**18  # cells × genes per decoder call at prediction (bounds its memory)
+
+logger = logging.getLogger(__name__)
 
 
 class PredictionMixin:
@@ -126,6 +129,50 @@ class PredictionMixin:
         DataFrame indexed by cell with ``cell_type`` (categorical) and ``confidence`` (its probability).
         """
         return _cell_type_table(self.predict_cell_type_probabilities(adata, **inference), self.cell_types)
+
+    def transfer_labels(self, query: AnnData, *, min_confidence: float = 0.5, key_added: str | None = None,
+                        **inference) -> None:
+        """Label query cells with the annotation head, as :func:`seqatac.tl.transfer_labels` does with a
+        neighbour vote: same columns, same ``"unassigned"`` rule.
+
+        Parameters
+        ----------
+        query
+            Cells × peaks to label (their peaks are mapped onto the model's vocabulary). Written in place.
+        min_confidence
+            Probability in [0, 1] of the most probable type below which a cell is ``"unassigned"``; 0 labels
+            every cell. The default 0.5 asks for a type more probable than all others together.
+        key_added
+            ``obs`` column written; default ``f"{labels_key}_transferred"`` (the labels the head was trained on).
+        **inference
+            As :meth:`get_latent_representation`.
+
+        Returns
+        -------
+        None. Writes into ``query``: ``obs[key_added]`` (categorical: the model's cell types plus
+        ``"unassigned"``), ``obs[f"{key_added}_confidence"]`` (the head's probability of the most probable
+        type, in [1/n_types, 1]) and ``uns[key_added]["params"]``.
+        """
+        if "annotate" not in self.trained or self.module.cell_type_head is None:
+            raise SeqatacInputError("the annotation head is untrained: fine-tune with fit(mode='annotate') first.")
+        if not 0.0 <= min_confidence <= 1.0:
+            raise SeqatacInputError(f"min_confidence must lie in [0, 1], got {min_confidence!r}.")
+        if query.is_view:
+            raise SeqatacInputError("query is a view of another AnnData; pass query.copy() so labels can be written.")
+        labels_key = self.params.get("labels_key") or _keys.CELL_TYPE
+        key_added = f"{labels_key}_transferred" if key_added is None else key_added
+        table = self.predict_cell_type(query, **inference)
+        predicted = table["cell_type"].astype(str).to_numpy(dtype=object)
+        confidence = table["confidence"].to_numpy(dtype=np.float64)
+        predicted[confidence < min_confidence] = _keys.UNASSIGNED
+        query.obs[key_added] = pd.Categorical(predicted, categories=[*self.cell_types, _keys.UNASSIGNED])
+        query.obs[f"{key_added}_confidence"] = confidence
+        query.uns[key_added] = {"params": {"method": "epifoundation_head", "labels_key": labels_key,
+                                           "min_confidence": float(min_confidence),
+                                           "model_dir": str(self.model_dir) if self.model_dir is not None else ""}}
+        logger.info("EpiFoundation.transfer_labels: %d query cells labelled in obs[%r], %d unassigned "
+                    "(probability < %g)", query.n_obs, key_added, int((predicted == _keys.UNASSIGNED).sum()),
+                    min_confidence)
 
     def predict_expression(self, adata: AnnData | None = None, *, genes=None, **inference) -> np.ndarray:
         """Predicted expression levels (0 = not expressed … ``n_expression_bins - 1`` = the cell's top genes).

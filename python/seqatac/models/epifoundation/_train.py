@@ -4,6 +4,10 @@ Token-count batches (cells are packed, so a batch costs what its tokens cost), A
 cosine decay per optimizer step, gradient accumulation and clipping, bf16 autocast on GPU, checkpoints at
 optimizer-step boundaries and an exact resume, DDP under ``torchrun``.
 
+With ``validation_fraction`` a held-in share of the cells is scored after every epoch (same loss, eval
+mode, a fixed peak/gene sample); ``patience`` stops a run whose validation loss no longer improves, and the
+weights of the best epoch are kept.
+
 Every random draw of a micro-batch (the cells' peak samples, gene samples and dropout masks) comes from a
 generator seeded by ``(seed, epoch, batch index)``, and each epoch's cell order from ``(seed, epoch)``:
 nothing random has to be carried across a checkpoint, and a resumed run repeats the uninterrupted one.
@@ -15,7 +19,7 @@ import contextlib
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 _TASK_CODES = {"pretrain": 1, "expression": 2, "annotate": 3}
+_VALIDATION_KEY = 2**62  # the "epoch" of the validation sample (never a real epoch)
 
 
 @dataclass
@@ -56,6 +61,12 @@ class TrainingOptions:
     checkpoint_steps: int | None = None
     resume: bool = False
     verbose: bool = True
+    max_len: int | None = None
+    validation_fraction: float = 0.0
+    patience: int | None = None
+    class_weight: str | None = None
+    label_smoothing: float = 0.0
+    encoder_lr_scale: float = 1.0
 
     def __post_init__(self):
         for name in ("max_epochs", "max_tokens", "max_cells", "grad_accumulation", "checkpoint_every"):
@@ -73,6 +84,48 @@ class TrainingOptions:
             raise SeqatacInputError(f"grad_clip must be > 0 or None, got {self.grad_clip!r}.")
         if self.resume and self.checkpoint_dir is None:
             raise SeqatacInputError("resume=True needs checkpoint_dir= (the directory holding checkpoint.pt).")
+        if self.max_len is not None and (isinstance(self.max_len, bool) or int(self.max_len) != self.max_len
+                                         or self.max_len < 2):
+            raise SeqatacInputError(f"max_len must be an integer >= 2 or None, got {self.max_len!r}.")
+        if not 0 <= self.validation_fraction < 1:
+            raise SeqatacInputError(f"validation_fraction must lie in [0, 1), got {self.validation_fraction!r}.")
+        if self.patience is not None:
+            if isinstance(self.patience, bool) or int(self.patience) != self.patience or self.patience < 1:
+                raise SeqatacInputError(f"patience must be a positive integer or None, got {self.patience!r}.")
+            if self.validation_fraction == 0:
+                raise SeqatacInputError("patience (early stopping) needs validation_fraction > 0: the held-in "
+                                        "cells it watches.")
+        if self.class_weight not in CLASS_WEIGHTS:
+            raise SeqatacInputError(f"class_weight must be one of {CLASS_WEIGHTS}, got {self.class_weight!r}.")
+        if not 0 <= self.encoder_lr_scale <= 1:
+            raise SeqatacInputError(f"encoder_lr_scale must lie in [0, 1], got {self.encoder_lr_scale!r}.")
+        if not 0 <= self.label_smoothing < 1:
+            raise SeqatacInputError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing!r}.")
+
+    @classmethod
+    def for_task(cls, task: str, given: dict) -> TrainingOptions:
+        """Options of ``task``: ``given`` over the task's defaults (:data:`TASK_DEFAULTS`) over the fields'."""
+        unknown = sorted(set(given) - {f.name for f in fields(cls)})
+        if unknown:
+            raise SeqatacInputError(f"unknown training option(s) {unknown}; valid: {[f.name for f in fields(cls)]}.")
+        options = {**TASK_DEFAULTS.get(task, {}), **given}
+        if task != "annotate":
+            for name in ("class_weight", "label_smoothing"):
+                if options.get(name):
+                    raise SeqatacInputError(f"{name} applies to fit(mode='annotate') only, not to {task!r}.")
+        return cls(**options)
+
+
+#: ``class_weight`` values: None (every cell counts once) or "balanced" (scikit-learn's n / (k · n_class)).
+CLASS_WEIGHTS = (None, "balanced")
+
+#: Defaults of fit(mode="annotate") for the options a caller leaves out (the fields' defaults are those of
+#: pre-training and expression). Measured on the two real sets without paired RNA, CPU, "small" preset
+#: (benchmarks/realdata_epifoundation.py).
+TASK_DEFAULTS: dict[str, dict] = {
+    "annotate": dict(lr=1e-3, max_epochs=30, max_len=512, validation_fraction=0.1, patience=5,
+                     class_weight="balanced", label_smoothing=0.1),
+}
 
 
 def learning_rate(step: int, total_steps: int, *, lr: float, min_lr: float, warmup_steps: int) -> float:
@@ -115,6 +168,36 @@ def to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, 
     return {key: torch.from_numpy(np.ascontiguousarray(value)).to(device) for key, value in batch.items()}
 
 
+def validation_split(cells: np.ndarray, labels: np.ndarray | None, fraction: float, *,
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-in validation cells: ``fraction`` of each label (rounded, at least 1 of a label with
+    2+ cells, never its last cell), or of all cells without labels; seeded, returned sorted."""
+    if fraction == 0:
+        return np.sort(cells), np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 99]))
+    groups = [cells] if labels is None else [cells[labels == label] for label in np.unique(labels)]
+    held = []
+    for group in groups:
+        n = min(max(int(round(fraction * len(group))), 1), len(group) - 1)
+        held.append(rng.permutation(group)[:n] if n > 0 else group[:0])
+    held = np.sort(np.concatenate(held)).astype(np.int64)
+    if len(held) == 0 or len(held) == len(cells):
+        raise SeqatacInputError(f"validation_fraction={fraction:g} of {len(cells)} cells leaves no validation "
+                                "or no training cells; use more cells or validation_fraction=0.")
+    return np.setdiff1d(cells, held), held
+
+
+def class_weights(labels: np.ndarray, n_classes: int, method: str) -> np.ndarray:
+    """Cross-entropy weight of each class, scikit-learn's ``compute_class_weight`` (``"balanced"``:
+    ``n_cells / (n_present_classes · n_cells_of_class)``); a class absent from ``labels`` gets 1."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    weights = np.ones(n_classes, dtype=np.float64)
+    present = np.unique(labels)
+    weights[present] = compute_class_weight(method, classes=present, y=labels)
+    return weights
+
+
 class Trainer:
     """One run of one task over a :class:`TokenData` (a fresh start or a resume).
 
@@ -129,31 +212,49 @@ class Trainer:
     task
         ``"pretrain"``, ``"expression"`` or ``"annotate"``.
     options
-        :class:`TrainingOptions`.
+        :class:`TrainingOptions` (``max_len`` resamples the cells' peaks per step; ``validation_fraction``
+        holds cells out of ``cells``, stratified by label when annotating).
     seed
-        Seed of the run (cell order, samples, dropout).
+        Seed of the run (cell order, samples, dropout, validation split).
     """
 
     def __init__(self, module: EpiFoundationModule, data: TokenData, cells: np.ndarray, task: str,
                  options: TrainingOptions, seed: int):
-        if options.max_tokens < module.config.max_len:
+        if options.max_len is not None:
+            data = replace(data, max_len=int(options.max_len))
+        if options.max_tokens < data.max_len:
             raise SeqatacInputError(
-                f"max_tokens={options.max_tokens} is below max_len={module.config.max_len}: a long cell would "
+                f"max_tokens={options.max_tokens} is below max_len={data.max_len}: a long cell would "
                 "not fit in a batch. Raise max_tokens or lower max_len."
             )
         if len(cells) == 0:
             raise SeqatacInputError(f"no training cells for task {task!r}.")
-        self.module, self.data, self.cells, self.task = module, data, np.asarray(cells), task
+        self.module, self.data, self.task = module, data, task
         self.options, self.seed = options, int(seed)
+        labels = data.labels[np.asarray(cells)] if task == "annotate" else None
+        self.cells, self.validation = validation_split(np.asarray(cells), labels, options.validation_fraction,
+                                                       seed=self.seed)
+        self.class_weights = None
+        if task == "annotate" and options.class_weight is not None:
+            self.class_weights = class_weights(data.labels[self.cells], module.config.n_cell_types,
+                                               options.class_weight)
         self.device = select_device(options.device)
         self.precision = resolve_precision(options.precision, self.device)
 
+    def summary(self) -> dict:
+        """What the run used beyond its options: training/validation cells and the class weights."""
+        summary = {"n_training_cells": int(len(self.cells)), "n_validation_cells": int(len(self.validation))}
+        if self.class_weights is not None:
+            summary["class_weights"] = [round(float(w), 6) for w in self.class_weights]
+        return summary
+
     def _fingerprint(self) -> dict:
         keep = ("max_epochs", "lr", "min_lr", "warmup_fraction", "max_tokens", "max_cells", "grad_accumulation",
-                "grad_clip")
+                "grad_clip", "max_len", "validation_fraction", "patience", "class_weight", "label_smoothing",
+                "encoder_lr_scale")
         options = {key: value for key, value in asdict(self.options).items() if key in keep}
         return {"config": self.module.config.to_dict(), "task": self.task, "seed": self.seed,
-                "n_cells": int(len(self.cells)), "options": options}
+                "n_cells": int(len(self.cells) + len(self.validation)), "options": options}
 
     def run(self) -> list[dict]:
         """Train; returns one record per epoch (loss, learning rate, throughput, accuracy when annotating)."""
@@ -174,20 +275,25 @@ class Trainer:
         options, module = self.options, self.module
         rank, world = T.rank_and_world()
         trained = {id(p) for p in module.task_parameters(self.task)}
-        parameters = []
+        head = {id(p) for p in module.head_parameters(self.task)}
+        parameters, groups = [], ({"params": [], "scale": 1.0}, {"params": [], "scale": options.encoder_lr_scale})
         for parameter in module.parameters():
             parameter.requires_grad_(id(parameter) in trained)
             if id(parameter) in trained:
                 parameters.append(parameter)
+                groups[id(parameter) not in head]["params"].append(parameter)
         module.to(self.device)
-        optimizer = torch.optim.Adam(parameters, lr=options.lr, fused=self.device.type in ("cpu", "cuda"))
+        optimizer = torch.optim.Adam([g for g in groups if g["params"]], lr=options.lr,
+                                     fused=self.device.type in ("cpu", "cuda"))
         plans = [epoch_batches(self.data, self.cells, seed=self.seed, task=self.task, epoch=epoch,
                                options=options, world=world) for epoch in range(options.max_epochs)]
         steps_per_epoch = [math.ceil(len(plan) // world / options.grad_accumulation) for plan in plans]
         total_steps = sum(steps_per_epoch)
         warmup = int(options.warmup_fraction * total_steps)
 
-        state = {"epoch": 0, "position": 0, "step": 0, "history": [], "sums": [0.0, 0, 0, 0]}
+        state = {"epoch": 0, "position": 0, "step": 0, "history": [], "sums": [0.0, 0, 0, 0],
+                 "stopper": T.EarlyStopping(patience=options.patience or options.max_epochs, mode="min"),
+                 "best": None}
         path = Path(options.checkpoint_dir) / CHECKPOINT_NAME if options.checkpoint_dir else None
         if options.resume and path.is_file():
             state = self._restore(path, optimizer)
@@ -201,7 +307,7 @@ class Trainer:
         bar = progress_bar(total=options.max_epochs, initial=state["epoch"], unit="epoch",
                            desc=f"EpiFoundation {self.task}", disable=not show)
         try:
-            while state["epoch"] < options.max_epochs:
+            while state["epoch"] < options.max_epochs and not state["stopper"].should_stop:
                 epoch = state["epoch"]
                 local = plans[epoch][rank::world]
                 groups = [list(range(start, min(start + options.grad_accumulation, len(local))))
@@ -216,7 +322,7 @@ class Trainer:
                     lr = learning_rate(state["step"], total_steps, lr=options.lr, min_lr=options.min_lr,
                                        warmup_steps=warmup)
                     for param_group in optimizer.param_groups:
-                        param_group["lr"] = lr
+                        param_group["lr"] = lr * param_group["scale"]
                     optimizer.zero_grad(set_to_none=True)
                     for index in group:
                         sync = index == group[-1] or not T.is_distributed()
@@ -238,12 +344,47 @@ class Trainer:
                                          seconds=time.perf_counter() - started)
                 bar.update(1)
                 bar.set_postfix({key: f"{value:.4f}" for key, value in record.items()
-                                 if key in ("loss", "accuracy")})
-                if state["epoch"] % options.checkpoint_every == 0 or state["epoch"] == options.max_epochs:
+                                 if key in ("loss", "accuracy", "val_loss")})
+                done = state["epoch"] == options.max_epochs or state["stopper"].should_stop
+                if state["epoch"] % options.checkpoint_every == 0 or done:
                     self._save(path, optimizer, state)
         finally:
             bar.close()
+        if state["best"] is not None:
+            module.load_state_dict(state["best"])
+            logger.info("%s: kept the weights of epoch %d (validation loss %.4f)", self.task,
+                        state["stopper"].best_epoch, state["stopper"].best)
         return state["history"]
+
+    @torch.no_grad()
+    def _validate(self) -> dict:
+        """Loss (and accuracy when annotating) of the validation cells in eval mode, with a fixed sample."""
+        module, options = self.module, self.options
+        was_training = module.training
+        module.eval()
+        batches = token_batches(self.data.lengths(), self.validation, max_tokens=options.max_tokens,
+                                max_cells=options.max_cells)
+        rng = np.random.default_rng(batch_seed(self.seed, self.task, _VALIDATION_KEY))
+        loss_sum, correct = 0.0, 0
+        for cells in batches:
+            batch = to_tensors(self.data.training_batch(cells, self.task, rng), self.device)
+            targets, mask = batch.pop("targets"), batch.pop("mask", None)
+            with autocast(self.device, self.precision):
+                outputs = module(**batch, task=self.task)
+            loss_sum += float(self._loss(outputs, targets, mask)) * len(cells)
+            if self.task == "annotate":
+                correct += int((outputs["cell_type_logits"].argmax(1) == targets).sum())
+        module.train(was_training)
+        record = {"val_loss": loss_sum / len(self.validation)}
+        if self.task == "annotate":
+            record["val_accuracy"] = correct / len(self.validation)
+        return record
+
+    def _loss(self, outputs, targets, mask):
+        weights = None if self.class_weights is None else torch.as_tensor(self.class_weights, dtype=torch.float32,
+                                                                          device=targets.device)
+        return EpiFoundationModule.loss(outputs, targets, self.task, mask, class_weights=weights,
+                                        label_smoothing=self.options.label_smoothing)
 
     def _micro_batch(self, net, cells: np.ndarray, epoch: int, batch_index: int, group_size: int,
                      state: dict) -> None:
@@ -254,7 +395,7 @@ class Trainer:
         targets, mask = batch.pop("targets"), batch.pop("mask", None)
         with autocast(self.device, self.precision):
             outputs = net(**batch, task=self.task, generator=generator)
-        loss = EpiFoundationModule.loss(outputs, targets, self.task, mask)
+        loss = self._loss(outputs, targets, mask)
         (loss / group_size).backward()
         sums = state["sums"]  # loss·cells, cells, tokens, correct
         sums[0] += float(loss.detach()) * len(cells)
@@ -274,6 +415,10 @@ class Trainer:
                   "tokens_per_s": tokens / seconds if seconds > 0 else float("nan")}
         if self.task == "annotate":
             record["accuracy"] = correct / max(cells, 1)
+        if len(self.validation):
+            record |= self._validate()
+            if state["stopper"].update(record["val_loss"], state["epoch"] + 1):
+                state["best"] = T.cpu_state_dict(self.module)
         logger.debug("%s epoch %d: %s", self.task, record["epoch"], record)
         state["history"].append(record)
         state["epoch"] += 1
@@ -294,6 +439,7 @@ class Trainer:
                 "optimizer": optimizer.state_dict(),
                 "epoch": state["epoch"], "position": state["position"], "step": state["step"],
                 "history": state["history"], "sums": [float(value) for value in sums],
+                "stopper": state["stopper"].state_dict(), "best": state["best"],
             }, path)
         T.barrier()
 
@@ -305,5 +451,7 @@ class Trainer:
         rank = T.rank_and_world()[0]
         sums = [float(value) for value in saved["sums"]] if rank == 0 else [0.0, 0, 0, 0]
         logger.info("resumed %s from %s at epoch %d, optimizer step %d", self.task, path, saved["epoch"], saved["step"])
+        stopper = T.EarlyStopping(mode="min")
+        stopper.load_state_dict(saved["stopper"])
         return {"epoch": int(saved["epoch"]), "position": int(saved["position"]), "step": int(saved["step"]),
-                "history": list(saved["history"]), "sums": sums}
+                "history": list(saved["history"]), "sums": sums, "stopper": stopper, "best": saved["best"]}
