@@ -17,15 +17,23 @@
 #'   `n_expression_bins`, `use_chromosomes`, and `min_mapped_fraction`. Any other name is an error
 #'   listing these.
 #' @param pretrain_epochs,annotate_epochs Epochs of peak-to-gene pre-training (needs `rna`) and of
-#'   cell-type fine-tuning (needs `labels`).
+#'   cell-type fine-tuning (needs `labels`; at most, annotation stops early). Without `rna`, annotation
+#'   trains from scratch: the peak embedding starts from the LSI loadings of the labelled cells and
+#'   10 % of them are held in to stop early and keep the best epoch.
 #' @param expression_epochs Epochs of expression-level fine-tuning (needs `rna`; 0 skips it), which
 #'   [predictExpression()] needs. The stages run in the order pre-training, expression, annotation,
 #'   each fine-tuning all weights of the one model; for separately fine-tuned models call
 #'   `runEpiFoundation()` once per task with different `name` and `dir`.
-#' @param lr Adam learning rate of all stages.
+#' @param lr Adam learning rate of all stages; `NULL` (default): each stage's engine default (1e-4 for
+#'   pre-training and expression, 1e-3 for annotation).
 #' @param training Named list of further training options for all stages: `min_lr`,
 #'   `warmup_fraction`, `max_tokens`, `max_cells`, `grad_accumulation`, `grad_clip`, `precision`,
-#'   `n_threads`.
+#'   `n_threads`, `max_len` (peaks sampled per cell and step), `validation_fraction`, `patience`,
+#'   `encoder_lr_scale`, `head_warmup_epochs` (epochs in which only the task's head learns), and for
+#'   annotation only `class_weight` (`"balanced"` or `NULL`) and
+#'   `label_smoothing`. Options not given take the engine's defaults of each stage (for annotation:
+#'   `max_len = 512`, `validation_fraction = 0.1`, `patience = 5`, `class_weight = "balanced"`,
+#'   `label_smoothing = 0.1`, `head_warmup_epochs = 5`).
 #'
 #' @return `x` with, for SingleCellExperiment, `reducedDim(x, name)` (cells x `d_model`), colData
 #'   `<name>_cell_type` (a factor whose levels are the trained cell types) and `<name>_confidence`
@@ -51,7 +59,7 @@ NULL
 
 .epifoundation_method <- function(x, rna = NULL, labels = NULL, ..., assay = NULL, assay.type = NULL,
                                   preset = c("small", "tiny", "reference"), pretrain_epochs = 10L,
-                                  annotate_epochs = 10L, expression_epochs = 0L, lr = 1e-4,
+                                  annotate_epochs = 30L, expression_epochs = 0L, lr = NULL,
                                   device = c("auto", "cpu", "cuda"), training = list(), dir = NULL, seed = 0L,
                                   verbose = NULL, name = "EpiFoundation") {
     .check_input_class(x, "runEpiFoundation")
@@ -60,7 +68,9 @@ NULL
         stop("EpiFoundation needs paired RNA (rna = ) for pre-training and/or cell-type labels ",
              "(labels = ) for fine-tuning; pass at least one.", call. = FALSE)
     }
-    if (!is.numeric(lr) || length(lr) != 1L || !(lr > 0)) stop("lr must be one positive number.", call. = FALSE)
+    if (!is.null(lr) && (!is.numeric(lr) || length(lr) != 1L || !isTRUE(lr > 0))) {
+        stop("lr must be one positive number, or NULL for each stage's default.", call. = FALSE)
+    }
     name <- .check_name(name, "name")
     verbose <- .verbose(verbose)
     args <- list(
@@ -68,7 +78,7 @@ NULL
         pretrain_epochs = if (is.null(rna)) 0L else .check_count(pretrain_epochs, "pretrain_epochs"),
         annotate_epochs = if (is.null(labels)) 0L else .check_count(annotate_epochs, "annotate_epochs"),
         expression_epochs = .check_stage_epochs(expression_epochs, "expression_epochs", rna),
-        training = c(list(lr = lr, device = match.arg(device), verbose = verbose),
+        training = c(if (!is.null(lr)) list(lr = lr), list(device = match.arg(device), verbose = verbose),
                      .check_options(training, "EpiFoundation_training", "runEpiFoundation", what = "training")),
         seed = .check_seed(seed), name = name
     )

@@ -26,7 +26,8 @@
     ),
     EpiFoundation_training = c(
         "min_lr", "warmup_fraction", "max_tokens", "max_cells", "grad_accumulation", "grad_clip", "precision",
-        "n_threads"
+        "n_threads", "max_len", "validation_fraction", "patience", "class_weight", "label_smoothing",
+        "encoder_lr_scale", "head_warmup_epochs"
     ),
     EpiFoundation_inference = c("max_len", "max_tokens", "max_cells", "precision", "n_threads")
 )

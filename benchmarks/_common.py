@@ -27,6 +27,17 @@ def memory_gb(field: str, pid: int | str = "self") -> float:
     return float("nan")
 
 
+def code_commit() -> str:
+    """``git describe --always --dirty`` of the checkout the benchmark runs from ("unknown" outside git)."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def machine(**extra) -> dict:
     """CPU, cores, memory, Python and torch versions, plus ``extra`` fields."""
     import torch

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, load_average, machine, write_result
+from _common import RESULTS, code_commit, load_average, machine, write_result
 from realdata import DATA, DATASETS, annotate, folds_for
 
 VARIANTS = {
@@ -130,7 +130,8 @@ def run_dataset(name: str, spec: dict, args, genes) -> dict:
                 print(f"  {name} {variant} seed {seed} fold {index}: {wall:.0f} s, {info}", flush=True)
             runs.append(per_type(labels, predicted.astype(str)))
         record["variants"][variant] = {**summarise(runs, VARIANTS[variant]), "folds": folds,
-                                       "wall_s_per_fold": round(float(np.mean([f["wall_s"] for f in folds])), 1)}
+                                       "wall_s_per_fold": round(float(np.mean([f["wall_s"] for f in folds])), 1),
+                                       "commit": code_commit()}
     return record
 
 
@@ -149,19 +150,19 @@ def markdown(results: dict) -> str:
              "",
              "Wall time: EpiFoundation's is one fold's training and prediction; a baseline's is its one "
              "unsupervised embedding of all cells (the 15-NN vote adds well under a second).", "",
-             "| set | method | accuracy | macro-F1 | wall (s) | epochs per fold |",
-             "|---|---|---:|---:|---:|---|"]  # fmt: skip
+             "| set | method | accuracy | macro-F1 | wall (s) | epochs per fold | code |",
+             "|---|---|---:|---:|---:|---|---|"]  # fmt: skip
     for name, record in results["datasets"].items():
         for method, row in record["baselines"].items():
             lines.append(f"| {name} | {row['description']} | {row['mean']['accuracy']:.3f} | "
-                         f"{row['mean']['macro_f1']:.3f} | {row['embedding_wall_s']:.1f} | – |")  # fmt: skip
+                         f"{row['mean']['macro_f1']:.3f} | {row['embedding_wall_s']:.1f} | – | – |")  # fmt: skip
         for variant, row in record["variants"].items():
             if "skipped" in row:
-                lines.append(f"| {name} | EpiFoundation {variant}: skipped ({row['skipped']}) | | | | |")
+                lines.append(f"| {name} | EpiFoundation {variant}: skipped ({row['skipped']}) | | | | | |")
                 continue
             epochs = ", ".join(str(f["epochs"]) for f in row["folds"])
             lines.append(f"| {name} | EpiFoundation {row['description']} | {row['mean']['accuracy']:.3f} | "
-                         f"{row['mean']['macro_f1']:.3f} | {row['wall_s_per_fold']:.0f} | {epochs} |")  # fmt: skip
+                         f"{row['mean']['macro_f1']:.3f} | {row['wall_s_per_fold']:.0f} | {epochs} | {row['commit']} |")  # fmt: skip
     lines += ["", "Per-type recall (type: cells):", ""]
     for name, record in results["datasets"].items():
         rows = {**{k: v for k, v in record["baselines"].items()},

@@ -196,3 +196,23 @@ def test_annotation_defaults_are_documented_and_applied():
     for key, value in TASK_DEFAULTS["annotate"].items():
         if key != "max_epochs":
             assert recorded[key] == value, key
+
+
+def test_head_warmup_trains_the_head_alone_first_then_everything():
+    atac, _ = planted_data(n_cells=48)
+    EpiFoundation.setup_anndata(atac, labels_key="cell_type")
+    model = EpiFoundation(atac, random_state=0, **TINY)
+    model.initialise_peak_embedding(atac)
+    start = {key: value.clone() for key, value in model.module.state_dict().items()}
+    options = dict(validation_fraction=0, patience=None, peak_init=None, **FAST)
+    model.fit("annotate", max_epochs=2, head_warmup_epochs=2, **options)
+    probed = {key: value.clone() for key, value in model.module.state_dict().items()}
+    encoder = [key for key in start if not key.startswith("cell_type_head.")]
+    assert all(torch.equal(probed[key], start[key]) for key in encoder)  # a linear probe: the encoder stays
+    model.fit("annotate", max_epochs=1, head_warmup_epochs=1, **options)
+    head = [key for key in probed if key.startswith("cell_type_head.")]
+    assert head and not all(torch.equal(model.module.state_dict()[key], probed[key]) for key in head)
+    model.fit("annotate", max_epochs=2, head_warmup_epochs=1, **options)
+    assert not torch.equal(model.module.peak_embedding.embedding.weight, probed["peak_embedding.embedding.weight"])
+    with pytest.raises(SeqatacInputError, match="head_warmup_epochs must be an integer >= 0"):
+        model.fit("annotate", max_epochs=1, head_warmup_epochs=-1, **options)

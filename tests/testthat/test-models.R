@@ -79,6 +79,22 @@ test_that("runEpiFoundation pre-trains on the paired RNA, fine-tunes, annotates 
     expect_true(file.exists(file.path(dir, "config.json")))
 })
 
+test_that("runEpiFoundation annotates without paired RNA with the engine's annotation defaults", {
+    skip_if_no_backend()
+    sce <- do.call(runEpiFoundation, c(
+        list(tiny_sce(), labels = "cell_type", annotate_epochs = 3, device = "cpu", training = FAST_TRAINING,
+             dir = file.path(tempdir(), "epifoundation-annotate"), seed = 6), SMALL_EPIFOUNDATION))
+    meta <- S4Vectors::metadata(sce)$seqATAC$EpiFoundation
+    expect_identical(meta$trained, "annotate")
+    options <- meta$params$annotate_training
+    expect_equal(options$lr, 1e-3)  # lr = NULL leaves each stage its own default
+    expect_identical(options$class_weight, "balanced")
+    expect_equal(options$validation_fraction, 0.1)
+    expect_identical(options$max_cells, 64L)  # and the options given still apply
+    majority <- max(prop.table(table(sce$cell_type)))  # 0.27 on the 4 types of the example
+    expect_gt(mean(as.character(sce$EpiFoundation_cell_type) == sce$cell_type), majority + 0.1)
+})
+
 test_that("model wrappers validate arguments before Python starts", {
     sce <- two_peaks()
     missing <- file.path(tempdir(), "absent.fa")

@@ -344,10 +344,11 @@ class EpiFoundation(PredictionMixin):
             cross-entropy weighted by ``n_cells / (n_types · n_cells_of_type)``, scikit-learn's rule, so rare
             types count as much as common ones; None: every cell counts once) and ``label_smoothing``;
             ``encoder_lr_scale`` (the encoder's learning rate as a share of ``lr``, in [0, 1]; the task's
-            head always learns at ``lr``; default 1).
+            head always learns at ``lr``; default 1) and ``head_warmup_epochs`` (epochs in which the head
+            alone learns, a linear probe of the starting encoder before everything is fine-tuned; default 0).
             Annotation defaults (for the options not given): ``lr=1e-3``, ``max_epochs=30``, ``max_len=512``,
-            ``validation_fraction=0.1``, ``patience=5``, ``class_weight="balanced"``, ``label_smoothing=0.1``
-            (``TASK_DEFAULTS``; measured in benchmarks/realdata_epifoundation.py).
+            ``validation_fraction=0.1``, ``patience=5``, ``class_weight="balanced"``, ``label_smoothing=0.1``,
+            ``head_warmup_epochs=5`` (``TASK_DEFAULTS``; measured in benchmarks/realdata_epifoundation.py).
 
         Returns
         -------

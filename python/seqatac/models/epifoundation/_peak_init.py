@@ -32,8 +32,12 @@ def token_matrix(cells: CellTokens, n_peaks: int, rows: np.ndarray | None = None
 
 def lsi_peak_loadings(matrix: sp.csr_matrix, *, n_components: int, width: int, seed: int,
                       scale: float) -> np.ndarray:
-    """Peak loadings (n_peaks, ``width``): right singular vectors 2 .. ``n_components`` + 1 of ``tfidf(matrix)``
-    in the first columns, zeros in the others; peaks open in no cell get a zero row. The first component is
+    """Peak loadings (n_peaks, ``width``): right singular vectors 2 .. ``n_components`` + 1 of ``tfidf(matrix)``,
+    each divided by its singular value, in the first columns, zeros in the others; peaks open in no cell get a
+    zero row. Dividing by the singular values gives every component the same weight in a cell's pooled vector,
+    as LSI's per-component scaling does (the embedding's LayerNorm removes a row's scale, not the balance of its
+    columns; untrained model, 15-NN on its embedding, 5 folds: Schep 2017 accuracy 0.793 vs 0.783 unscaled,
+    Buenrostro 2018 0.728 vs 0.709). The first component is
     left out, as Signac leaves out LSI 1: on binary TF-IDF it follows sequencing depth, and all its loadings
     share one sign, so after the embedding's LayerNorm it would swamp the others (Schep 2017 fold 0, 15-NN
     on the mean of the normalised rows: accuracy 0.54 with it, 0.77 without).
@@ -58,7 +62,7 @@ def lsi_peak_loadings(matrix: sp.csr_matrix, *, n_components: int, width: int, s
     svd = TruncatedSVD(n_components=k + 1, algorithm="randomized", n_iter=7, random_state=int(seed) % 2**32)
     svd.fit(tfidf(matrix))
     loadings = np.zeros((n_peaks, width), dtype=np.float32)
-    loadings[:, :k] = svd.components_[1:].T
+    loadings[:, :k] = svd.components_[1:].T / svd.singular_values_[1:]
     seen = np.asarray(matrix.sum(axis=0)).ravel() > 0
     loadings[~seen] = 0.0
     rms = float(np.sqrt(np.mean(loadings[seen, :k] ** 2))) if seen.any() else 0.0

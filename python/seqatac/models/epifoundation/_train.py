@@ -67,6 +67,7 @@ class TrainingOptions:
     class_weight: str | None = None
     label_smoothing: float = 0.0
     encoder_lr_scale: float = 1.0
+    head_warmup_epochs: int = 0
 
     def __post_init__(self):
         for name in ("max_epochs", "max_tokens", "max_cells", "grad_accumulation", "checkpoint_every"):
@@ -99,6 +100,9 @@ class TrainingOptions:
             raise SeqatacInputError(f"class_weight must be one of {CLASS_WEIGHTS}, got {self.class_weight!r}.")
         if not 0 <= self.encoder_lr_scale <= 1:
             raise SeqatacInputError(f"encoder_lr_scale must lie in [0, 1], got {self.encoder_lr_scale!r}.")
+        if isinstance(self.head_warmup_epochs, bool) or int(self.head_warmup_epochs) != self.head_warmup_epochs \
+                or self.head_warmup_epochs < 0:
+            raise SeqatacInputError(f"head_warmup_epochs must be an integer >= 0, got {self.head_warmup_epochs!r}.")
         if not 0 <= self.label_smoothing < 1:
             raise SeqatacInputError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing!r}.")
 
@@ -124,7 +128,7 @@ CLASS_WEIGHTS = (None, "balanced")
 #: (benchmarks/realdata_epifoundation.py).
 TASK_DEFAULTS: dict[str, dict] = {
     "annotate": dict(lr=1e-3, max_epochs=30, max_len=512, validation_fraction=0.1, patience=5,
-                     class_weight="balanced", label_smoothing=0.1),
+                     class_weight="balanced", label_smoothing=0.1, head_warmup_epochs=5),
 }
 
 
@@ -251,7 +255,7 @@ class Trainer:
     def _fingerprint(self) -> dict:
         keep = ("max_epochs", "lr", "min_lr", "warmup_fraction", "max_tokens", "max_cells", "grad_accumulation",
                 "grad_clip", "max_len", "validation_fraction", "patience", "class_weight", "label_smoothing",
-                "encoder_lr_scale")
+                "encoder_lr_scale", "head_warmup_epochs")
         options = {key: value for key, value in asdict(self.options).items() if key in keep}
         return {"config": self.module.config.to_dict(), "task": self.task, "seed": self.seed,
                 "n_cells": int(len(self.cells) + len(self.validation)), "options": options}
@@ -276,7 +280,8 @@ class Trainer:
         rank, world = T.rank_and_world()
         trained = {id(p) for p in module.task_parameters(self.task)}
         head = {id(p) for p in module.head_parameters(self.task)}
-        parameters, groups = [], ({"params": [], "scale": 1.0}, {"params": [], "scale": options.encoder_lr_scale})
+        parameters, groups = [], ({"params": [], "scale": 1.0, "encoder": False},
+                                  {"params": [], "scale": options.encoder_lr_scale, "encoder": True})
         for parameter in module.parameters():
             parameter.requires_grad_(id(parameter) in trained)
             if id(parameter) in trained:
@@ -321,8 +326,9 @@ class Trainer:
                         continue
                     lr = learning_rate(state["step"], total_steps, lr=options.lr, min_lr=options.min_lr,
                                        warmup_steps=warmup)
+                    probing = epoch < options.head_warmup_epochs  # the head alone learns: a linear probe first
                     for param_group in optimizer.param_groups:
-                        param_group["lr"] = lr * param_group["scale"]
+                        param_group["lr"] = 0.0 if probing and param_group["encoder"] else lr * param_group["scale"]
                     optimizer.zero_grad(set_to_none=True)
                     for index in group:
                         sync = index == group[-1] or not T.is_distributed()
