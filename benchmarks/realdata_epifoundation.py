@@ -11,7 +11,8 @@ Variants (``--variants``; each trains ``EpiFoundation(train, preset="auto")`` â€
 ``fit("annotate")``):
 
 - ``default``: every option at its default (the annotation defaults of ``TASK_DEFAULTS``, LSI start of
-  the peak embedding, balanced class weights, 10 % held in for early stopping);
+  the peak embedding, 5 epochs training the head alone, balanced class weights, 10 % held in for early
+  stopping);
 - ``no_class_weight``: ``class_weight=None``;
 - ``no_lsi_init``: ``peak_init=None`` (the random start);
 - ``gene_activity_pretrain``: LSI start, then ATAC-only pre-training against Signac-style gene activity of
@@ -38,7 +39,7 @@ from _common import RESULTS, code_commit, load_average, machine, write_result
 from realdata import DATA, DATASETS, annotate, folds_for
 
 VARIANTS = {
-    "default": "defaults (LSI start, balanced class weights, early stopping on 10 % held in)",
+    "default": "defaults (LSI start, 5 head-only epochs, balanced class weights, early stopping on 10 % held in)",
     "no_class_weight": "defaults but class_weight=None",
     "no_lsi_init": "defaults but peak_init=None (random peak embedding)",
     "gene_activity_pretrain": "LSI start + ATAC-only pre-training on gene activity (hg19), then defaults",

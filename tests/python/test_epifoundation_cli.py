@@ -55,11 +55,13 @@ def test_annotation_without_rna_from_the_command_line_with_the_defaults_and_unas
     atac[45:].copy().write_h5ad(tmp_path / "query.h5ad")
     assert main(["-q", "fit", "epifoundation", "--mode", "annotate", "--atac", str(tmp_path / "reference.h5ad"),
                  "--labels-key", "cell_type", *ARCHITECTURE, "--epochs", "3", "--max-cells", "16",
-                 "--max-tokens", "512", "--threads", "1", "--out", str(tmp_path / "ann")]) == 0
+                 "--max-tokens", "512", "--head-warmup-epochs", "1", "--threads", "1",
+                 "--out", str(tmp_path / "ann")]) == 0
     config = json.loads((tmp_path / "ann" / "model" / "config.json").read_text())
     params = config["params"]
     assert params["peak_init"]["method"] == "lsi"  # an untrained model starts from LSI
     assert params["annotate_training"]["lr"] == 1e-3 and params["annotate_training"]["class_weight"] == "balanced"
+    assert params["annotate_training"]["head_warmup_epochs"] == 1
     model = ["--model", str(tmp_path / "ann" / "model"), "--atac", str(tmp_path / "query.h5ad"), "--threads", "1"]
     assert main(["-q", "annotate", *model, "--min-confidence", "0.4", "--out", str(tmp_path / "q.h5ad")]) == 0
     query = ad.read_h5ad(tmp_path / "q.h5ad")

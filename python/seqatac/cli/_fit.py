@@ -95,7 +95,7 @@ def _fit_epifoundation(args) -> None:
     # options left out keep the mode's defaults (annotation has its own: TASK_DEFAULTS)
     given = {"max_epochs": args.epochs, "lr": args.lr, "max_len": args.train_max_len,
              "validation_fraction": args.validation_fraction, "patience": args.patience,
-             "label_smoothing": args.label_smoothing}
+             "label_smoothing": args.label_smoothing, "head_warmup_epochs": args.head_warmup_epochs}
     training.update({key: value for key, value in given.items() if value is not None})
     if args.class_weight is not None:
         training["class_weight"] = None if args.class_weight == "none" else args.class_weight
@@ -220,6 +220,9 @@ def add_commands(commands) -> None:
     epifoundation.add_argument("--class-weight", choices=["balanced", "none"], default=None,
                                help="annotate: weight each type's loss by n / (n_types · n_type) (default balanced)")
     epifoundation.add_argument("--label-smoothing", type=float, default=None, help="annotate (default 0.1)")
+    epifoundation.add_argument("--head-warmup-epochs", type=int, default=None,
+                               help="epochs in which only the task's head learns (a linear probe) before every "
+                                    "weight does (annotate default 5, else 0)")
     epifoundation.add_argument("--peak-init", choices=["auto", "lsi", "none"], default="auto",
                                help="annotate: start the encoder from the LSI of the training cells (auto: when "
                                     "the model is untrained)")

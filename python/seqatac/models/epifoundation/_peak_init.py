@@ -36,8 +36,7 @@ def lsi_peak_loadings(matrix: sp.csr_matrix, *, n_components: int, width: int, s
     each divided by its singular value, in the first columns, zeros in the others; peaks open in no cell get a
     zero row. Dividing by the singular values gives every component the same weight in a cell's pooled vector,
     as LSI's per-component scaling does (the embedding's LayerNorm removes a row's scale, not the balance of its
-    columns; untrained model, 15-NN on its embedding, 5 folds: Schep 2017 accuracy 0.793 vs 0.783 unscaled,
-    Buenrostro 2018 0.728 vs 0.709). The first component is
+    columns). The first component is
     left out, as Signac leaves out LSI 1: on binary TF-IDF it follows sequencing depth, and all its loadings
     share one sign, so after the embedding's LayerNorm it would swamp the others (Schep 2017 fold 0, 15-NN
     on the mean of the normalised rows: accuracy 0.54 with it, 0.77 without).
