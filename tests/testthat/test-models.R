@@ -82,7 +82,7 @@ test_that("runEpiFoundation pre-trains on the paired RNA, fine-tunes, annotates 
 test_that("runEpiFoundation annotates without paired RNA with the engine's annotation defaults", {
     skip_if_no_backend()
     sce <- do.call(runEpiFoundation, c(
-        list(tiny_sce(), labels = "cell_type", annotate_epochs = 3, device = "cpu", training = FAST_TRAINING,
+        list(tiny_sce(), labels = "cell_type", annotate_epochs = 12, device = "cpu", training = FAST_TRAINING,
              dir = file.path(tempdir(), "epifoundation-annotate"), seed = 6), SMALL_EPIFOUNDATION))
     meta <- S4Vectors::metadata(sce)$seqATAC$EpiFoundation
     expect_identical(meta$trained, "annotate")
