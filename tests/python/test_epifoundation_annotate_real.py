@@ -164,6 +164,11 @@ def test_transfer_through_the_head_writes_what_tl_transfer_labels_writes():
     np.testing.assert_array_equal(labels.astype(str).to_numpy()[assigned],
                                   probabilities.idxmax(axis=1).to_numpy()[assigned])
     assert query.uns["cell_type_transferred"]["params"]["min_confidence"] == threshold
+    given = query.copy()  # predictions already at hand give the same columns without predicting again
+    model.transfer_labels(given, min_confidence=threshold, predicted=model.predict_cell_type(query, verbose=False))
+    pd.testing.assert_frame_equal(given.obs, query.obs)
+    with pytest.raises(SeqatacInputError, match="predicted= must be predict_cell_type"):
+        model.transfer_labels(given, predicted=model.predict_cell_type(query, verbose=False).iloc[::-1])
 
     model.transfer_labels(query, min_confidence=0.0, key_added="everyone", verbose=False)
     assert (query.obs["everyone"] != "unassigned").all()

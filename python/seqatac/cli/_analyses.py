@@ -87,7 +87,9 @@ def _annotate(args) -> None:
     written = _keys.EPIFOUNDATION_CELL_TYPE
     if args.min_confidence is not None:
         written = args.key_added or f"{model.params.get('labels_key') or _keys.CELL_TYPE}_transferred"
-        model.transfer_labels(adata, min_confidence=args.min_confidence, key_added=written, **_inference_options(args))
+        head = adata.obs[[_keys.EPIFOUNDATION_CELL_TYPE, _keys.EPIFOUNDATION_CONFIDENCE]]  # no second prediction
+        model.transfer_labels(adata, min_confidence=args.min_confidence, key_added=written,
+                              predicted=head.set_axis(["cell_type", "confidence"], axis=1))
     write_h5ad(adata, args.out)
     counts = adata.obs[written].value_counts()
     print(f"annotated {adata.n_obs:,} cells into obs['{written}'] (+ confidence) in {args.out}: {counts.to_dict()}")

@@ -131,7 +131,7 @@ class PredictionMixin:
         return _cell_type_table(self.predict_cell_type_probabilities(adata, **inference), self.cell_types)
 
     def transfer_labels(self, query: AnnData, *, min_confidence: float = 0.5, key_added: str | None = None,
-                        **inference) -> None:
+                        predicted: pd.DataFrame | None = None, **inference) -> None:
         """Label query cells with the annotation head, as :func:`seqatac.tl.transfer_labels` does with a
         neighbour vote: same columns, same ``"unassigned"`` rule.
 
@@ -144,6 +144,9 @@ class PredictionMixin:
             every cell. The default 0.5 asks for a type more probable than all others together.
         key_added
             ``obs`` column written; default ``f"{labels_key}_transferred"`` (the labels the head was trained on).
+        predicted
+            :meth:`predict_cell_type`'s table for exactly these cells when it is already at hand (e.g. the
+            ``epifoundation_cell_type`` columns :meth:`write_to_adata` wrote); default: predict it.
         **inference
             As :meth:`get_latent_representation`.
 
@@ -161,7 +164,13 @@ class PredictionMixin:
             raise SeqatacInputError("query is a view of another AnnData; pass query.copy() so labels can be written.")
         labels_key = self.params.get("labels_key") or _keys.CELL_TYPE
         key_added = f"{labels_key}_transferred" if key_added is None else key_added
-        table = self.predict_cell_type(query, **inference)
+        if predicted is None:
+            table = self.predict_cell_type(query, **inference)
+        elif predicted.index.equals(query.obs_names) and {"cell_type", "confidence"} <= set(predicted.columns):
+            table = predicted
+        else:
+            raise SeqatacInputError("predicted= must be predict_cell_type()'s table (cell_type, confidence) of "
+                                    "the query's cells in the query's order; leave it out to predict here.")
         predicted = table["cell_type"].astype(str).to_numpy(dtype=object)
         confidence = table["confidence"].to_numpy(dtype=np.float64)
         predicted[confidence < min_confidence] = _keys.UNASSIGNED
