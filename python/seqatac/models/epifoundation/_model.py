@@ -362,8 +362,7 @@ class EpiFoundation(PredictionMixin):
             data, mapping = self._token_data(adata, rna, task="expression")
             cells = np.arange(len(data))
             options = TrainingOptions.for_task("expression", training)
-            if peak_init == "lsi":
-                self._initialise_from(data, cells, n_components=None, scale=DEFAULT_SCALE)
+            self._peak_init(peak_init, data, cells, auto=False)
             return self._train(data, mapping, cells, "expression", options)
         target = self._default_adata(adata)
         labels_key = labels_key or self.setup.get("labels_key")
@@ -387,7 +386,7 @@ class EpiFoundation(PredictionMixin):
         data, mapping = self._token_data(target, task="annotate", labels_key=labels_key)
         cells = np.flatnonzero(data.labels >= 0)
         self.params["labels_key"] = str(labels_key)
-        self._peak_init(peak_init, data, cells)
+        self._peak_init(peak_init, data, cells, auto=not self.trained)
         return self._train(data, mapping, cells, "annotate", options)
 
     def initialise_peak_embedding(self, adata: AnnData | None = None, *, n_components: int | None = None,
@@ -426,9 +425,10 @@ class EpiFoundation(PredictionMixin):
         self.params["peak_init"] = {"method": "lsi", "n_components": int(n_components), "scale": float(scale),
                                     "n_cells": int(len(cells))}  # fmt: skip
 
-    def _peak_init(self, peak_init: str | None, data: TokenData, cells: np.ndarray) -> None:
-        """Annotation's peak initialisation ("auto": LSI for a model no task has trained)."""
-        if peak_init == "lsi" or (peak_init == "auto" and not self.trained):
+    def _peak_init(self, peak_init: str | None, data: TokenData, cells: np.ndarray, *, auto: bool) -> None:
+        """fit()'s peak initialisation: LSI for "lsi", and for "auto" when ``auto`` (annotation of a model no
+        task has trained)."""
+        if peak_init == "lsi" or (peak_init == "auto" and auto):
             self._initialise_from(data, cells, n_components=None, scale=DEFAULT_SCALE)
 
     def _train(self, data: TokenData, mapping: PeakMapping, cells: np.ndarray, task: str,

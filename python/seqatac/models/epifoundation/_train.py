@@ -120,6 +120,11 @@ class TrainingOptions:
         return cls(**options)
 
 
+#: Options that do not change what a run computes (where and how it runs, its checkpoints, its output):
+#: every other option is part of a checkpoint's fingerprint, so a resume with another value is refused.
+_NOT_FINGERPRINTED = frozenset({"device", "precision", "n_threads", "checkpoint_dir", "checkpoint_every",
+                                "checkpoint_steps", "resume", "verbose"})
+
 #: ``class_weight`` values: None (every cell counts once) or "balanced" (scikit-learn's n / (k · n_class)).
 CLASS_WEIGHTS = (None, "balanced")
 
@@ -253,10 +258,7 @@ class Trainer:
         return summary
 
     def _fingerprint(self) -> dict:
-        keep = ("max_epochs", "lr", "min_lr", "warmup_fraction", "max_tokens", "max_cells", "grad_accumulation",
-                "grad_clip", "max_len", "validation_fraction", "patience", "class_weight", "label_smoothing",
-                "encoder_lr_scale", "head_warmup_epochs")
-        options = {key: value for key, value in asdict(self.options).items() if key in keep}
+        options = {key: value for key, value in asdict(self.options).items() if key not in _NOT_FINGERPRINTED}
         return {"config": self.module.config.to_dict(), "task": self.task, "seed": self.seed,
                 "n_cells": int(len(self.cells) + len(self.validation)), "options": options}
 
@@ -321,12 +323,12 @@ class Trainer:
                 inner = progress_bar(total=len(local), initial=state["position"], leave=False, unit="batch",
                                      desc=f"epoch {epoch + 1}", disable=not show)
                 module.train()
+                probing = epoch < options.head_warmup_epochs  # the head alone learns: a linear probe first
                 for group in groups:
                     if group[0] < state["position"]:
                         continue
                     lr = learning_rate(state["step"], total_steps, lr=options.lr, min_lr=options.min_lr,
                                        warmup_steps=warmup)
-                    probing = epoch < options.head_warmup_epochs  # the head alone learns: a linear probe first
                     for param_group in optimizer.param_groups:
                         param_group["lr"] = 0.0 if probing and param_group["encoder"] else lr * param_group["scale"]
                     optimizer.zero_grad(set_to_none=True)
