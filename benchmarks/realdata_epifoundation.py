@@ -20,7 +20,7 @@ Variants (``--variants``; each trains ``EpiFoundation(train, preset="auto")`` â€
   protein-coding genes) for ``--pretrain-epochs``, then the default annotation fine-tuning.
 
 Writes ``benchmarks/results/realdata_epifoundation.json`` and ``.md`` (tables, per-type recall, wall time per
-fold, the commands and the load averages). A run adds its datasets and variants to the results already there
+fold, the commands and the load averages; with ``--seeds N`` > 1, ``realdata_epifoundation_Nseeds.*``). A run adds its datasets and variants to the results already there
 (same seeds; one variant takes ~20-30 min per set on 2 cores, so they are run one command at a time) and
 replaces only what it ran again; ``--fresh`` starts over.
 Usage: ``python benchmarks/realdata_epifoundation.py [--seeds 1] [--variants default no_class_weight ...]
@@ -177,11 +177,16 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def results_name(seeds: list[int]) -> str:
+    """File name (no suffix) of the results of these seeds: one file per number of split seeds."""
+    return "realdata_epifoundation" if len(seeds) == 1 else f"realdata_epifoundation_{len(seeds)}seeds"
+
+
 def earlier_results(args) -> dict:
     """The results this run adds to: those on disk for the same seeds (unless ``--fresh``), else empty ones."""
     import json
 
-    path = RESULTS / "realdata_epifoundation.json"
+    path = RESULTS / f"{results_name(args.seeds)}.json"
     if not args.fresh and path.is_file():
         results = json.loads(path.read_text())
         if results.get("seeds") == args.seeds and "runs" in results:
@@ -217,11 +222,11 @@ def main() -> int:
     run["wall_seconds"] = round(time.perf_counter() - started, 1)
     run["load_average_end"] = load_average()
     results["runs"].append(run)
-    write_result("realdata_epifoundation.json", results)
+    write_result(f"{results_name(args.seeds)}.json", results)
     from seqatac._utils import atomic_path
 
     text = markdown(results)
-    with atomic_path(RESULTS / "realdata_epifoundation.md") as tmp:
+    with atomic_path(RESULTS / f"{results_name(args.seeds)}.md") as tmp:
         tmp.write_text(text + "\n")
     print(text)
     return 0
