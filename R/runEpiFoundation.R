@@ -24,8 +24,9 @@
 #'   [predictExpression()] needs. The stages run in the order pre-training, expression, annotation,
 #'   each fine-tuning all weights of the one model; for separately fine-tuned models call
 #'   `runEpiFoundation()` once per task with different `name` and `dir`.
-#' @param lr Adam learning rate of all stages; `NULL` (default): each stage's engine default (1e-4 for
-#'   pre-training and expression, 1e-3 for annotation).
+#' @param lr Adam learning rate of all stages; `NULL` (default): each stage's engine default (for
+#'   pre-training and expression 3e-3 with the `"small"` and `"tiny"` presets, 1e-4 with `"reference"`;
+#'   1e-3 for annotation).
 #' @param training Named list of further training options for all stages: `min_lr`,
 #'   `warmup_fraction`, `max_tokens`, `max_cells`, `grad_accumulation`, `grad_clip`, `precision`,
 #'   `n_threads`, `max_len` (peaks sampled per cell and step), `validation_fraction`, `patience`,

@@ -29,6 +29,7 @@ from seqatac.models.epifoundation import (
     unpad,
 )
 from seqatac.models.epifoundation._module import EncoderBlock, build_module
+from seqatac.models.epifoundation._train import PRESET_LR, TrainingOptions
 
 TINY = dict(preset="tiny", d_model=32, n_heads=2, d_ff=64, n_layers=1, max_len=64, max_genes=32)
 FIT = dict(max_cells=16, max_tokens=512, verbose=False)
@@ -201,6 +202,17 @@ def test_learning_rate_warms_up_then_follows_a_cosine():
     assert learning_rate(3, 20, **kwargs) == pytest.approx(1e-3)
     assert learning_rate(12, 20, **kwargs) == pytest.approx(1e-5 + (1e-3 - 1e-5) * 0.5)
     assert learning_rate(20, 20, **kwargs) == pytest.approx(1e-5)
+
+
+def test_each_preset_trains_at_its_own_learning_rate_unless_told():
+    assert TrainingOptions.for_task("pretrain", {}, "reference").lr == 1e-4   # the paper's, for GPUs
+    assert TrainingOptions.for_task("expression", {}, "small").lr == PRESET_LR["small"] == 3e-3
+    assert TrainingOptions.for_task("annotate", {}, "small").lr == 1e-3      # annotation's own default
+    assert TrainingOptions.for_task("pretrain", {"lr": 5e-4}, "small").lr == 5e-4
+    atac, rna = planted_data(n_cells=32)
+    model = EpiFoundation(atac, rna, random_state=0, **TINY)
+    model.pretrain(max_epochs=1, **FIT)
+    assert model.params["pretrain_training"]["lr"] == PRESET_LR["tiny"]
 
 
 # ----------------------------------------------------------------------------------------- encoder

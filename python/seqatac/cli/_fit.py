@@ -209,7 +209,7 @@ def add_commands(commands) -> None:
     epifoundation.add_argument("--epochs", type=positive_int, default=None,
                                help="most epochs (default 10; annotate: 30, with early stopping)")
     epifoundation.add_argument("--lr", type=float, default=None,
-                               help="peak Adam learning rate, warmup + cosine (default 1e-4; annotate: 1e-3)")
+                               help="peak Adam learning rate, warmup + cosine (default: 3e-3 for the small and tiny presets, 1e-4 for reference; annotate: 1e-3)")
     epifoundation.add_argument("--train-max-len", type=positive_int, default=None,
                                help="peaks sampled per cell and step in training (default the model's; annotate: 512)")
     epifoundation.add_argument("--validation-fraction", type=float, default=None,

@@ -298,8 +298,9 @@ class EpiFoundation(PredictionMixin):
         adata, rna
             Cells to train on (default: the model's data) and their paired RNA.
         **training
-            ``max_epochs`` (10), ``lr`` (1e-4, Adam), ``min_lr`` (1e-6), ``warmup_fraction`` (0.05 of the
-            steps, then cosine decay per step), ``max_tokens`` (16,384 tokens per micro-batch),
+            ``max_epochs`` (10), ``lr`` (Adam; the preset's, :data:`PRESET_LR`: 3e-3 for "small" and
+            "tiny", 1e-4 for "reference"), ``min_lr`` (1e-6), ``warmup_fraction`` (0.05 of the steps, then
+            cosine decay per step), ``max_tokens`` (16,384 tokens per micro-batch),
             ``max_cells`` (32 cells per micro-batch), ``grad_accumulation`` (1), ``grad_clip`` (1.0; None
             disables), ``device`` ("auto"), ``precision`` ("auto": bf16 autocast on GPU), ``n_threads``,
             ``checkpoint_dir``, ``checkpoint_every`` (epochs), ``checkpoint_steps`` (optimizer steps),
@@ -309,7 +310,7 @@ class EpiFoundation(PredictionMixin):
         -------
         Training history, one row per epoch (also in ``history["pretrain"]``).
         """
-        options = TrainingOptions.for_task("pretrain", training)
+        options = TrainingOptions.for_task("pretrain", training, self.params["preset"])
         data, mapping = self._token_data(adata, rna, task="pretrain")
         return self._train(data, mapping, np.arange(len(data)), "pretrain", options)
 
@@ -361,7 +362,7 @@ class EpiFoundation(PredictionMixin):
         if mode == "expression":
             data, mapping = self._token_data(adata, rna, task="expression")
             cells = np.arange(len(data))
-            options = TrainingOptions.for_task("expression", training)
+            options = TrainingOptions.for_task("expression", training, self.params["preset"])
             self._peak_init(peak_init, data, cells, auto=False)
             return self._train(data, mapping, cells, "expression", options)
         target = self._default_adata(adata)
@@ -382,7 +383,7 @@ class EpiFoundation(PredictionMixin):
             generator = torch.Generator().manual_seed(_derived_seed(self.params["random_state"], 3))
             self.module.reset_cell_type_head(len(categories), generator)
             self.cell_types = categories
-        options = TrainingOptions.for_task("annotate", training)
+        options = TrainingOptions.for_task("annotate", training, self.params["preset"])
         data, mapping = self._token_data(target, task="annotate", labels_key=labels_key)
         cells = np.flatnonzero(data.labels >= 0)
         self.params["labels_key"] = str(labels_key)
