@@ -285,3 +285,38 @@ def test_epifoundation_refuses_a_missing_batch_and_skips_blank_labels_instead_of
     assert model.cell_types == sorted(set(atac.obs["cell_type"][4:]))  # no "" or " " type
     used = model.params["annotate_training"]
     assert used["n_training_cells"] + used["n_validation_cells"] == 26
+
+
+# ------------------------------------------------------------------- outputs that would destroy an input
+
+
+def test_an_output_path_that_is_an_input_is_refused_and_the_input_kept(tmp_path, capsys):
+    data = tmp_path / "atac.h5ad"
+    counts(40).write_h5ad(data)
+    before = data.read_bytes()
+    linked = tmp_path / "link.h5ad"
+    linked.symlink_to(data)
+    for argv, option in ((["lsi", "--atac", str(data), "--out", str(data)], "--out"),
+                         (["lsi", "--atac", str(data), "--out", str(linked)], "--out"),  # the same file by a link
+                         (["transfer-labels", "--reference", str(data), "--query", str(data), "--label-key", "x",
+                           "--csv", str(data), "--out", str(tmp_path / "q.h5ad")], "--csv")):
+        assert main(argv) == 2
+        assert f"{option} " in capsys.readouterr().err
+        assert data.read_bytes() == before
+    assert not (tmp_path / "q.h5ad").exists()
+
+
+def test_seeds_outside_what_the_generators_take_are_refused_by_the_parser(tmp_path, capsys):
+    data = tmp_path / "atac.h5ad"
+    counts(40).write_h5ad(data)
+    for value in ("-1", str(2**32), "1.5"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["lsi", "--atac", str(data), "--seed", value, "--out", str(tmp_path / "l.h5ad")])
+        assert exit_.value.code == 2
+        assert "--seed" in capsys.readouterr().err
+
+
+def test_a_failed_run_removes_the_missing_parents_it_created(tmp_path):
+    out = tmp_path / "new" / "deeper" / "sim"
+    assert main(["simulate", "--preset", "tiny", "--set", "n_cells=0", "--out", str(out)]) == 2
+    assert list(tmp_path.iterdir()) == []

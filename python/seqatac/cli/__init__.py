@@ -12,7 +12,7 @@ import sys
 
 from .._errors import SeqatacInputError
 from . import _analyses, _baselines, _fit, _transfer
-from ._common import apply_threads, exclusive_output, is_main_process
+from ._common import apply_threads, check_outputs_spare_inputs, exclusive_output, is_main_process
 
 logger = logging.getLogger("seqatac")
 
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     apply_threads(getattr(args, "threads", None))
     try:
+        check_outputs_spare_inputs(args)
         if getattr(args, "writes_directory", False) and is_main_process():
             with exclusive_output(args.out):
                 args.func(args)

@@ -15,6 +15,7 @@ from ._common import (
     output_file,
     positive_int,
     read_h5ad,
+    seed,
 )
 
 
@@ -131,7 +132,7 @@ def add_commands(commands) -> None:
     model_arguments(tf_activity, adata=True)
     add_motifs(tf_activity)
     tf_activity.add_argument("--n-backgrounds", type=positive_int, default=1000)
-    tf_activity.add_argument("--seed", type=int, default=0)
+    tf_activity.add_argument("--seed", type=seed, default=0)
     tf_activity.add_argument("--out", type=output_file, required=True, help="h5ad to write")
     tf_activity.set_defaults(func=_tf_activity)
 

@@ -21,6 +21,7 @@ from ._common import (
     parse_overrides,
     positive_int,
     read_h5ad,
+    seed,
 )
 
 
@@ -113,7 +114,7 @@ def add_commands(commands) -> None:
                                    description="Simulate scATAC-seq (+ genome FASTA, optional paired RNA) "
                                                "with planted TF motifs and save its ground truth.")
     simulate.add_argument("--preset", default="small", choices=["tiny", "small", "medium", "large"])
-    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--seed", type=seed, default=0)
     simulate.add_argument("--rna", action=argparse.BooleanOptionalAction, default=None,
                           help="simulate paired RNA (default: the preset's choice)")
     add_overrides(simulate, "override a simulation parameter (repeatable), e.g. --set n_cells=500")
@@ -142,7 +143,7 @@ def add_commands(commands) -> None:
     spectral.add_argument("--count-transform", choices=("log1p", "none", "binary"), default="log1p")
     spectral.add_argument("--keep-depth-component", action="store_true",
                           help="keep the first (≈ sequencing depth) component, as SnapATAC2 does")
-    spectral.add_argument("--seed", type=int, default=0)
+    spectral.add_argument("--seed", type=seed, default=0)
     add_threads(spectral)
     spectral.add_argument("--out", type=output_file, required=True, help="h5ad to write")
     spectral.set_defaults(func=_spectral)
@@ -152,7 +153,7 @@ def add_commands(commands) -> None:
                                           "obsm['X_lsi'].")
     lsi.add_argument("--atac", type=Path, required=True)
     lsi.add_argument("--n-components", type=positive_int, default=30)
-    lsi.add_argument("--seed", type=int, default=0)
+    lsi.add_argument("--seed", type=seed, default=0)
     add_threads(lsi)
     lsi.add_argument("--out", type=output_file, required=True, help="h5ad to write")
     lsi.set_defaults(func=_lsi)
@@ -163,7 +164,7 @@ def add_commands(commands) -> None:
     chromvar.add_argument("--atac", type=Path, required=True)
     chromvar.add_argument("--genome", type=Path, required=True, help="genome FASTA matching the peaks")
     add_motifs(chromvar)
-    chromvar.add_argument("--seed", type=int, default=0)
+    chromvar.add_argument("--seed", type=seed, default=0)
     add_threads(chromvar)
     chromvar.add_argument("--out", type=output_file, required=True, help="h5ad to write")
     chromvar.set_defaults(func=_chromvar)
@@ -191,7 +192,7 @@ def add_commands(commands) -> None:
     demo.add_argument("--out", type=output_directory, default=Path("demo_out"), help="output directory")
     demo.add_argument("--preset", default="small", choices=["tiny", "small", "medium"],
                       help="simulated data and training sizes (default: small)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=seed, default=0)
     demo.add_argument("--models", nargs="+", default=["cellspace", "epifoundation", "scbasset"],
                       choices=["cellspace", "epifoundation", "scbasset"], help="models to run (default: all three)")
     add_overrides(demo, "override a demo setting (repeatable), e.g. --set scbasset_epochs=10")

@@ -65,11 +65,12 @@ def output_directory(value: str) -> Path:
 def exclusive_output(path: Path):
     """Lock an output directory for the run, so that a second seqatac process writing it fails at once.
 
-    A directory this run created is removed again if the run fails before writing anything into it.
+    The directories this run created (``--out`` and missing parents) are removed again if the run fails
+    before writing anything into them.
     """
     import fcntl
 
-    created = not path.exists()
+    created = [d for d in (path, *path.parents) if not d.exists()]  # deepest first
     path.mkdir(parents=True, exist_ok=True)
     handle = os.open(path, os.O_RDONLY)
     try:
@@ -83,8 +84,10 @@ def exclusive_output(path: Path):
         try:
             yield
         except BaseException:
-            if created and not any(path.iterdir()):
-                path.rmdir()
+            for directory in created:  # the directories this run made, while they stay empty
+                if any(directory.iterdir()):
+                    break
+                directory.rmdir()
             raise
     finally:
         os.close(handle)
@@ -99,6 +102,40 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value!r}")
     return number
+
+
+def seed(value: str) -> int:
+    """argparse type: a random seed, a whole number in [0, 2**32) (what numpy's and torch's generators take)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if not 0 <= number < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed must lie in [0, 2**32), got {value!r}")
+    return number
+
+
+#: Options that name a file or directory a command writes (the rest that name existing files are inputs).
+OUTPUT_OPTIONS = ("out", "csv", "sequence_cache")
+
+
+def check_outputs_spare_inputs(args: argparse.Namespace) -> None:
+    """Refuse a run whose output path is one of its input files (it would be overwritten and lost)."""
+    inputs = {}
+    for name, value in vars(args).items():
+        if name in OUTPUT_OPTIONS:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, (str, Path)) and os.path.isfile(item):
+                inputs.setdefault(os.path.realpath(item), name)
+    for name in OUTPUT_OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None and os.path.realpath(value) in inputs:
+            given = inputs[os.path.realpath(value)]
+            raise SeqatacInputError(
+                f"--{name.replace('_', '-')} {str(value)!r} is also the input --{given.replace('_', '-')}: writing "
+                "it would destroy that input. Fix: write to another path."
+            )
 
 
 def fraction(value: str) -> float:

@@ -13,10 +13,12 @@ from ._common import (
     is_main_process,
     load_motifs,
     output_directory,
+    output_file,
     parse_overrides,
     positive_int,
     read_h5ad,
     read_json,
+    seed,
 )
 
 
@@ -122,7 +124,7 @@ def _torch_training_arguments(sub) -> None:
     sub.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     add_threads(sub, "torch CPU threads")
     sub.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
-    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--seed", type=seed, default=0)
 
 
 def add_commands(commands) -> None:
@@ -153,7 +155,7 @@ def add_commands(commands) -> None:
     scbasset.add_argument("--min-cell-fraction", type=float, default=0.0,
                           help="keep peaks open in at least this fraction of cells (authors: 0.01-0.05)")
     scbasset.add_argument("--standard-chromosomes", action="store_true", help="keep only chr1-22, X, Y")
-    scbasset.add_argument("--sequence-cache", type=Path, default=None, help="on-disk int8 sequence cache (.npy)")
+    scbasset.add_argument("--sequence-cache", type=output_file, default=None, help="on-disk int8 sequence cache (.npy)")
     _torch_training_arguments(scbasset)
     scbasset.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                           help="architecture option (repeatable), e.g. --set seq_len=1000 --set n_tower_layers=5")
@@ -180,7 +182,7 @@ def add_commands(commands) -> None:
     add_motifs(cellspace, help="MEME/JASPAR/HOMER file for TF activity")
     cellspace.add_argument("--no-tf-activity", action="store_true", help="skip obsm['cellspace_tf']")
     cellspace.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
-    cellspace.add_argument("--seed", type=int, default=0)
+    cellspace.add_argument("--seed", type=seed, default=0)
     cellspace.set_defaults(func=_fit_cellspace, writes_directory=True)
 
     epifoundation = fit_models.add_parser(

@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import _keys
 from .._errors import SeqatacInputError
 from .._utils import atomic_path, write_h5ad
-from ._common import add_threads, fraction, output_file, positive_int, read_h5ad
+from ._common import add_threads, fraction, output_file, positive_int, read_h5ad, seed
 
 #: the obsm key each --joint-embedding method writes by default, and the uns key of its run record
 _JOINT_METHODS = {"spectral": ("X_spectral", "spectral"), "lsi": (_keys.LSI_OBSM, _keys.LSI_UNS)}
@@ -184,7 +184,7 @@ def add_commands(commands) -> None:
                      help="vote share below which a cell is 'unassigned' (default: 0.5; 0 labels every cell)")
     sub.add_argument("--metric", default="euclidean", choices=["euclidean", "cosine"], help="distance of knn")
     sub.add_argument("--key-added", default=None, help="obs column written (default: LABEL_KEY_transferred)")
-    sub.add_argument("--seed", type=int, default=0, help="seed of --joint-embedding")
+    sub.add_argument("--seed", type=seed, default=0, help="seed of --joint-embedding")
     sub.add_argument("--csv", type=output_file, default=None, help="also write cell, label, confidence as CSV")
     add_threads(sub)
     sub.add_argument("--out", type=output_file, required=True, help="query h5ad to write")
