@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -64,6 +66,14 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False):
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def is_whole(value) -> bool:
+    """True for a whole number (an int, or a finite float without a fraction); False for a bool, a string,
+    NaN or infinity, so option checks never fail inside ``int()``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return math.isfinite(value) and int(value) == value
 
 
 def check_random_state(random_state: int | np.random.Generator | None) -> np.random.Generator:

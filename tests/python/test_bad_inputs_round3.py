@@ -320,3 +320,28 @@ def test_a_failed_run_removes_the_missing_parents_it_created(tmp_path):
     out = tmp_path / "new" / "deeper" / "sim"
     assert main(["simulate", "--preset", "tiny", "--set", "n_cells=0", "--out", str(out)]) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("setting, match", [
+    ("n_cells=abc", "n_cells = 'abc'; it must be a whole number"),
+    ("n_cells=20.5", "n_cells = 20.5; it must be a whole number"),
+    ("background_gc=nan", "background_gc = 'nan'; it must be a finite number"),
+    ("activators=NOTATF", "activators = 'NOTATF'; give a list of TF names"),
+])
+def test_simulation_settings_of_the_wrong_kind_are_named_not_a_traceback(tmp_path, capsys, setting, match):
+    assert main(["simulate", "--preset", "tiny", "--set", setting, "--out", str(tmp_path / "sim")]) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "sim").exists()
+
+
+def test_model_settings_that_are_no_number_or_no_option_are_refused_cleanly():
+    from seqatac.models.cellspace import CellSpaceConfig
+    from seqatac.models.scbasset import ScBassetConfig
+
+    for value in ("ten", float("inf"), float("nan"), True):
+        with pytest.raises(SeqatacInputError, match="n_latent=.* must be a positive integer"):
+            CellSpaceConfig(n_latent=value)
+    with pytest.raises(SeqatacInputError, match="seq_len='abc' must be an integer"):
+        ScBassetConfig(n_cells=10, seq_len="abc")
+    with pytest.raises(SeqatacInputError, match="filters_mult='x' must be a number"):
+        ScBassetConfig(n_cells=10, filters_mult="x")

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from .._utils import is_whole
 from .._errors import SeqatacInputError
 from .._settings import settings
 from .._utils import atomic_path
@@ -33,7 +34,7 @@ def num_threads(n: int | None):
     if n is None:
         yield
         return
-    if int(n) != n or n < 1:
+    if not is_whole(n) or n < 1:
         raise SeqatacInputError(f"n_threads must be a positive integer or None, got {n!r}.")
     previous = torch.get_num_threads()
     torch.set_num_threads(int(n))
@@ -180,7 +181,7 @@ class EarlyStopping:
     def __post_init__(self):
         if self.mode not in ("max", "min"):
             raise SeqatacInputError(f"early stopping mode must be 'max' or 'min', got {self.mode!r}.")
-        if int(self.patience) != self.patience or self.patience < 0:
+        if not is_whole(self.patience) or self.patience < 0:
             raise SeqatacInputError(f"patience must be an integer >= 0, got {self.patience!r}.")
 
     def update(self, value: float, epoch: int) -> bool:

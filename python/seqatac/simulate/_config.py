@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 
 from .._errors import SeqatacInputError
+from .._utils import is_whole
 
 FORMAT_VERSION = 1
 
@@ -118,8 +121,31 @@ class SimulationConfig:
 
     def __post_init__(self):
         for key in ("activators", "repressors"):
-            object.__setattr__(self, key, tuple(getattr(self, key)))
+            names = getattr(self, key)
+            if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+                raise SeqatacInputError(f"invalid simulation config: {key} = {names!r}; give a list of TF names, "
+                                        f'e.g. {key}=["GATA1", "SPI1"].')
+            object.__setattr__(self, key, tuple(names))
+        self._check_value_types()
         self.validate()
+
+    def _check_value_types(self) -> None:
+        """Each value has its default's kind: whole numbers for counts, finite numbers, strings, booleans."""
+        for field in dataclasses.fields(self):
+            value, default = getattr(self, field.name), field.default
+            if isinstance(default, bool):
+                ok, kind = isinstance(value, bool), "true or false"
+            elif isinstance(default, int):
+                ok, kind = is_whole(value), "a whole number"
+            elif isinstance(default, float):
+                ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+                kind = "a finite number"
+            elif isinstance(default, str):
+                ok, kind = isinstance(value, str), "a string"
+            else:
+                continue
+            if not ok:
+                raise SeqatacInputError(f"invalid simulation config: {field.name} = {value!r}; it must be {kind}.")
 
     def validate(self) -> None:
         """Raise :class:`SeqatacInputError` for inconsistent parameters."""

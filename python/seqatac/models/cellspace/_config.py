@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..._utils import is_whole
 from ..._errors import SeqatacInputError
 from ._kmers import FeatureLayout, feature_layout
 
@@ -63,7 +64,7 @@ class CellSpaceConfig:
     def __post_init__(self):
         for name in ("n_latent", "sample_length", "examples_per_event", "n_candidates", "max_negatives", "group_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
+            if not is_whole(value) or value < 1:
                 raise SeqatacInputError(f"CellSpace: {name}={value!r} must be a positive integer.")
         for name in ("margin", "lr", "init_sd", "max_norm"):
             if not getattr(self, name) > 0:

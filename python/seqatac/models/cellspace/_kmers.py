@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from ..._utils import is_whole
 from ..._errors import SeqatacInputError
 from ...data import N_CODE
 
@@ -65,7 +66,7 @@ def _kmer_lookup(k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def check_k(k: int) -> int:
     """Validate the k-mer length."""
-    if isinstance(k, bool) or int(k) != k or not 2 <= k <= MAX_K:
+    if not is_whole(k) or not 2 <= k <= MAX_K:
         raise SeqatacInputError(f"k-mer length k={k!r} must be an integer in 2..{MAX_K} (the authors use 8).")
     return int(k)
 
@@ -126,12 +127,12 @@ class FeatureLayout:
 def feature_layout(k: int, ngrams: int, bucket: int) -> FeatureLayout:
     """Validated :class:`FeatureLayout`."""
     k = check_k(k)
-    if isinstance(ngrams, bool) or int(ngrams) != ngrams or ngrams < 1 or k + ngrams - 1 > MAX_GRAM:
+    if not is_whole(ngrams) or ngrams < 1 or k + ngrams - 1 > MAX_GRAM:
         raise SeqatacInputError(
             f"ngrams={ngrams!r} must be an integer >= 1 with k + ngrams - 1 <= {MAX_GRAM} (the authors use 3; "
             "1 means k-mers only)."
         )
-    if isinstance(bucket, bool) or int(bucket) != bucket or (ngrams > 1 and bucket < 1):
+    if not is_whole(bucket) or (ngrams > 1 and bucket < 1):
         raise SeqatacInputError(f"bucket={bucket!r} must be a positive integer (the authors use 2,000,000).")
     return FeatureLayout(k, int(ngrams), int(bucket))
 

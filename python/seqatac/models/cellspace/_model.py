@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
+from ..._utils import is_whole
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
 from ..._progress import progress_bar
@@ -114,6 +115,10 @@ class CellSpace(SequenceEmbeddingMixin, MotifActivityMixin, SavingMixin):
                 f"CellSpace got {len(adatas)} AnnData but {len(genomes)} genome(s); pass one seqatac.data.Genome "
                 "for all datasets or one per AnnData, in the same order."
             )
+        unknown = sorted(set(config) - {f.name for f in dataclasses.fields(CellSpaceConfig)})
+        if unknown:
+            raise SeqatacInputError(f"CellSpace has no parameter(s) {unknown}; valid: "
+                                    f"{[f.name for f in dataclasses.fields(CellSpaceConfig)]}.")
         self.config = CellSpaceConfig(**config)
         for a in adatas:
             if _SETUP_KEY not in a.uns.get(_keys.SEQATAC_UNS, {}):
@@ -233,9 +238,9 @@ class CellSpace(SequenceEmbeddingMixin, MotifActivityMixin, SavingMixin):
                 "this CellSpace model was loaded without its training data; load it with "
                 "CellSpace.load(dir_path, adata=..., genome=...) to continue training."
             )
-        if isinstance(n_epochs, bool) or int(n_epochs) != n_epochs or n_epochs < 1:
+        if not is_whole(n_epochs) or n_epochs < 1:
             raise SeqatacInputError(f"n_epochs={n_epochs!r} must be a positive integer.")
-        if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
+        if not is_whole(chunk_size) or chunk_size < 1:
             raise SeqatacInputError(f"chunk_size={chunk_size!r} must be a positive integer.")
         if resume:
             if checkpoint_dir is None:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from ..._utils import is_whole
 from ..._errors import SeqatacInputError
 from ._tokenizer import N_CHROMOSOME_IDS, N_SPECIAL
 
@@ -85,7 +86,7 @@ class EpiFoundationConfig:
     def __post_init__(self):
         for name in ("n_peaks", "d_model", "n_layers", "n_heads", "d_ff", "query_dim"):
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
+            if not is_whole(value) or value < 1:
                 raise SeqatacInputError(f"{name} must be a positive integer, got {value!r}.")
         for name in ("n_genes", "n_cell_types", "n_batches"):
             if int(getattr(self, name)) < 0:

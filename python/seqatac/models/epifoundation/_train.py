@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from ..._utils import is_whole
 from ... import _torch
 from ..._errors import SeqatacInputError
 from ..._progress import progress_bar
@@ -72,9 +73,9 @@ class TrainingOptions:
     def __post_init__(self):
         for name in ("max_epochs", "max_tokens", "max_cells", "grad_accumulation", "checkpoint_every"):
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
+            if not is_whole(value) or value < 1:
                 raise SeqatacInputError(f"{name} must be a positive integer, got {value!r}.")
-        if self.checkpoint_steps is not None and (int(self.checkpoint_steps) != self.checkpoint_steps
+        if self.checkpoint_steps is not None and (not is_whole(self.checkpoint_steps)
                                                   or self.checkpoint_steps < 1):
             raise SeqatacInputError(f"checkpoint_steps must be a positive integer or None, got {self.checkpoint_steps!r}.")
         if not self.lr > 0 or not 0 <= self.min_lr <= self.lr:
@@ -85,13 +86,13 @@ class TrainingOptions:
             raise SeqatacInputError(f"grad_clip must be > 0 or None, got {self.grad_clip!r}.")
         if self.resume and self.checkpoint_dir is None:
             raise SeqatacInputError("resume=True needs checkpoint_dir= (the directory holding checkpoint.pt).")
-        if self.max_len is not None and (isinstance(self.max_len, bool) or int(self.max_len) != self.max_len
+        if self.max_len is not None and (not is_whole(self.max_len)
                                          or self.max_len < 2):
             raise SeqatacInputError(f"max_len must be an integer >= 2 or None, got {self.max_len!r}.")
         if not 0 <= self.validation_fraction < 1:
             raise SeqatacInputError(f"validation_fraction must lie in [0, 1), got {self.validation_fraction!r}.")
         if self.patience is not None:
-            if isinstance(self.patience, bool) or int(self.patience) != self.patience or self.patience < 1:
+            if not is_whole(self.patience) or self.patience < 1:
                 raise SeqatacInputError(f"patience must be a positive integer or None, got {self.patience!r}.")
             if self.validation_fraction == 0:
                 raise SeqatacInputError("patience (early stopping) needs validation_fraction > 0: the held-in "
@@ -100,7 +101,7 @@ class TrainingOptions:
             raise SeqatacInputError(f"class_weight must be one of {CLASS_WEIGHTS}, got {self.class_weight!r}.")
         if not 0 <= self.encoder_lr_scale <= 1:
             raise SeqatacInputError(f"encoder_lr_scale must lie in [0, 1], got {self.encoder_lr_scale!r}.")
-        if isinstance(self.head_warmup_epochs, bool) or int(self.head_warmup_epochs) != self.head_warmup_epochs \
+        if not is_whole(self.head_warmup_epochs) \
                 or self.head_warmup_epochs < 0:
             raise SeqatacInputError(f"head_warmup_epochs must be an integer >= 0, got {self.head_warmup_epochs!r}.")
         if not 0 <= self.label_smoothing < 1:

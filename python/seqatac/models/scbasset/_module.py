@@ -8,6 +8,8 @@ do not depend on the memory layout, so checkpoints are interchangeable.
 
 from __future__ import annotations
 
+import numbers
+
 import math
 from dataclasses import asdict, dataclass, fields
 
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..._utils import is_whole
 from ..._errors import SeqatacInputError
 
 #: Keras ``BatchNormalization`` defaults used by the authors: epsilon 1e-3, momentum 0.9 (PyTorch 0.1).
@@ -67,11 +70,14 @@ class ScBassetConfig:
             value = getattr(self, field.name)
             if field.name in ("filters_mult", "dropout"):
                 continue
-            if isinstance(value, bool) or int(value) != value or value < (0 if field.name == "n_batches" else 1):
+            if not is_whole(value) or value < (0 if field.name == "n_batches" else 1):
                 raise SeqatacInputError(
                     f"scBasset architecture: {field.name}={value!r} must be an integer >= "
                     f"{0 if field.name == 'n_batches' else 1}; fix that argument."
                 )
+        for name in ("filters_mult", "dropout"):
+            if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), numbers.Real):
+                raise SeqatacInputError(f"scBasset architecture: {name}={getattr(self, name)!r} must be a number.")
         if not self.filters_mult > 0:
             raise SeqatacInputError(f"scBasset architecture: filters_mult={self.filters_mult!r} must be > 0.")
         if not 0 <= self.dropout < 1:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from ..._utils import is_whole
 from ..._errors import SeqatacInputError
 from ..._progress import progress_bar
 from ..._torch import autocast, resolve_precision, select_device
@@ -66,15 +67,15 @@ class TrainingOptions:
             raise SeqatacInputError(f"head_warmup_epochs must be >= 0, got {self.head_warmup_epochs!r}.")
         for name in ("max_epochs", "batch_size", "checkpoint_every"):
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
+            if not is_whole(value) or value < 1:
                 raise SeqatacInputError(f"{name} must be a positive integer, got {value!r}.")
         for name in ("max_steps", "cell_batch_size", "checkpoint_steps"):
             value = getattr(self, name)
-            if value is not None and (int(value) != value or value < 1):
+            if value is not None and (not is_whole(value) or value < 1):
                 raise SeqatacInputError(f"{name} must be a positive integer or None, got {value!r}.")
         if not self.lr > 0:
             raise SeqatacInputError(f"lr must be > 0, got {self.lr!r}.")
-        if int(self.shift_max) != self.shift_max or self.shift_max < 0:
+        if not is_whole(self.shift_max) or self.shift_max < 0:
             raise SeqatacInputError(f"shift_max must be an integer >= 0, got {self.shift_max!r}.")
         if self.resume and self.checkpoint_dir is None:
             raise SeqatacInputError("resume=True needs checkpoint_dir= (the directory holding checkpoint.pt).")
