@@ -188,7 +188,7 @@ def add_commands(commands) -> None:
                                description="Simulate a dataset with known truth, run CellSpace, EpiFoundation and "
                                            "scBasset beside LSI and chromVAR-style deviations on the same cells, "
                                            "score them and write report.html (self-contained), metrics.json/.csv, "
-                                           "atac.h5ad and rna.h5ad. 'small' takes ~8 min on 2 cores, 'tiny' < 1 min.")
+                                           "atac.h5ad and rna.h5ad. 'small' takes ~7 min on 2 cores, 'tiny' < 1 min.")
     demo.add_argument("--out", type=output_directory, default=Path("demo_out"), help="output directory")
     demo.add_argument("--preset", default="small", choices=["tiny", "small", "medium"],
                       help="simulated data and training sizes (default: small)")

@@ -1,7 +1,7 @@
 """How much each method of the demo trains, per simulator preset (sized for a 2-core CPU).
 
-``small`` is the front door: every model runs long enough to show what it does, in 4 min 50 s on two idle
-cores (8 min 25 s while other jobs kept the load at 4–5). ``tiny`` runs the whole pipeline with a few steps
+``small`` is the front door: every model runs long enough to show what it does, in 6 min 51 s on two
+cores shared with a test run (load ~2). ``tiny`` runs the whole pipeline with a few steps
 of each model in ~15 s (the test). ``medium`` is for a bigger machine and was not timed.
 """
 
