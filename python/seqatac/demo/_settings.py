@@ -1,7 +1,7 @@
 """How much each method of the demo trains, per simulator preset (sized for a 2-core CPU).
 
-``small`` is the front door: every model runs long enough to show what it does, in 6 min 51 s on two
-cores shared with a test run (load ~2). ``tiny`` runs the whole pipeline with a few steps
+``small`` is the front door: every model runs long enough to show what it does, in 6 min 8 s on two
+idle cores (6 min 51 s beside a test run, load ~2). ``tiny`` runs the whole pipeline with a few steps
 of each model in ~15 s (the test). ``medium`` is for a bigger machine and was not timed.
 """
 
