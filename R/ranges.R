@@ -1,7 +1,7 @@
 # Peak coordinates for the engine: a data.frame with chrom, start, end in the engine's 0-based,
 # half-open convention, one row per peak, in the order of the count matrix's rows.
 
-.name_pattern <- "^(.+)[:_-]([0-9]+)[_-]([0-9]+)$"
+.name_pattern <- "^(.*[^:_-])[:_-]([0-9]+)[_-]([0-9]+)$"
 
 # From peak names like chr1:100-200, chr1-100-200 or chr1_100_200, taken as written (0-based, half-open,
 # as the engine reads them; Seurat callers shift the start); NULL when any name does not parse.

@@ -95,11 +95,12 @@ def write_h5ad(adata, path: str | os.PathLike) -> None:
 
 
 def write_json(payload: dict, path: str | os.PathLike) -> None:
-    """Write ``payload`` as indented JSON to ``path`` atomically."""
+    """Write ``payload`` as indented, strict JSON to ``path`` atomically (NaN and infinity become null, which
+    every JSON reader accepts; bare ``NaN`` is not JSON)."""
     import json
 
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(jsonable(payload), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def jsonable(value):

@@ -345,3 +345,10 @@ def test_model_settings_that_are_no_number_or_no_option_are_refused_cleanly():
         ScBassetConfig(n_cells=10, seq_len="abc")
     with pytest.raises(SeqatacInputError, match="filters_mult='x' must be a number"):
         ScBassetConfig(n_cells=10, filters_mult="x")
+
+
+def test_a_negative_start_in_a_peak_name_is_no_coordinate_not_a_chromosome_named_chr1_colon():
+    with pytest.raises(SeqatacInputError, match=r"cannot be parsed as coordinates \(e.g. 'chr1:-500-2500'\)"):
+        parse_regions(pd.Index(["chr1:100-500", "chr1:-500-2500"]))
+    parsed = parse_regions(pd.Index(["chr1_random:5-9", "chrUn_gl1-3-7"]))
+    assert parsed["chrom"].tolist() == ["chr1_random", "chrUn_gl1"]

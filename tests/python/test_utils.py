@@ -1,6 +1,7 @@
 import os
 import stat
 
+import numpy as np
 import pytest
 from seqatac._utils import atomic_path
 
@@ -43,3 +44,17 @@ def test_progress_bar_off_a_terminal_prints_few_whole_lines():
     lines = text.splitlines()
     assert 1 <= len(lines) <= 3, lines
     assert "5000/5000" in lines[-1] and "inner" not in text
+
+
+def test_json_outputs_are_strict_json_without_bare_nan(tmp_path):
+    import json
+
+    from seqatac._utils import write_json
+
+    write_json({"auroc": float("nan"), "loss": [1.0, float("inf")], "n": np.int64(3)}, tmp_path / "m.json")
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    assert json.loads((tmp_path / "m.json").read_text(), parse_constant=refuse) == {"auroc": None,
+                                                                                     "loss": [1.0, None], "n": 3}

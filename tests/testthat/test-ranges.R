@@ -14,6 +14,8 @@ test_that("peak names in all three styles parse, other names do not", {
     expect_identical(ranges$start, c(100, 5, 3))
     expect_identical(ranges$end, c(200, 60, 90))
     expect_null(seqATAC:::.ranges_from_names(c("chr1:100-200", "GATA1")))
+    # a negative start is no coordinate (it was read as chromosome "chr1:" from 500)
+    expect_null(seqATAC:::.ranges_from_names(c("chr1:100-200", "chr1:-500-2500")))
 })
 
 test_that("rowRanges come first, then rowData columns, then row names; none is an error", {
