@@ -352,3 +352,11 @@ def test_a_negative_start_in_a_peak_name_is_no_coordinate_not_a_chromosome_named
         parse_regions(pd.Index(["chr1:100-500", "chr1:-500-2500"]))
     parsed = parse_regions(pd.Index(["chr1_random:5-9", "chrUn_gl1-3-7"]))
     assert parsed["chrom"].tolist() == ["chr1_random", "chrUn_gl1"]
+
+
+def test_a_silhouette_of_labels_that_no_two_cells_share_names_the_problem():
+    from seqatac.metrics import silhouette_label
+
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    with pytest.raises(SeqatacInputError, match="each of the 12 cells its own value.*pass cell types"):
+        silhouette_label(X, [f"cell{k}" for k in range(12)])

@@ -64,3 +64,9 @@ def test_denoise_checks_cells_and_arguments(tmp_path):
         denoise(adata, model, layer="x", peaks=[0], verbose=False)
     with pytest.raises(SeqatacInputError, match="not in adata.var_names"):
         denoise(adata, model, file=tmp_path / "x.h5", peaks=["chrZ:1-2"], verbose=False)
+    with pytest.raises(SeqatacInputError, match="no peaks to denoise"):
+        denoise(adata[:, :0].copy(), model, file=tmp_path / "x.h5", verbose=False)
+    assert not (tmp_path / "x.h5").exists()
+    model.genome = None
+    with pytest.raises(SeqatacInputError, match="has no genome"):
+        denoise(adata, model, file=tmp_path / "x.h5", verbose=False)

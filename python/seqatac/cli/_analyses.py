@@ -19,11 +19,15 @@ from ._common import (
 )
 
 
-def _load_scbasset(args, *, with_data: bool):
+def _load_scbasset(args, *, with_data: bool, needs_genome: bool = True):
     from ..models import ScBasset
 
     adata = read_h5ad(args.adata) if with_data else None
-    return ScBasset.load(args.model, adata=adata, genome=args.genome), adata
+    model = ScBasset.load(args.model, adata=adata, genome=args.genome)
+    if needs_genome and model.genome is None:
+        raise SeqatacInputError(f"the model in {str(args.model)!r} has no usable genome FASTA recorded (moved or "
+                                "deleted?). Fix: pass --genome FASTA, the genome its peaks were called on.")
+    return model, adata
 
 
 def _tf_activity(args) -> None:
@@ -41,7 +45,7 @@ def _ism(args) -> None:
     import h5py
     import numpy as np
 
-    model, _ = _load_scbasset(args, with_data=False)
+    model, _ = _load_scbasset(args, with_data=False, needs_genome=args.region is not None)
     if (args.region is None) == (args.sequence is None):
         raise SeqatacInputError("ism needs exactly one of --region chr:start-end or --sequence ACGT...")
     scores = model.get_ism(args.sequence, region=args.region, batch_size=args.batch_size,

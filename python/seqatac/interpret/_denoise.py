@@ -80,8 +80,14 @@ def denoise(
             f"adata has {adata.n_obs} cells that are not the model's {len(cells)} cells in the same order; "
             "pass the AnnData the model was trained on (or adata[model.cell_names])."
         )
+    if getattr(model, "genome", None) is None:
+        raise SeqatacInputError("the model has no genome to read peak sequences from; give it one (the genome "
+                                "FASTA its peaks were called on) when loading it.")
     regions = parse_regions(adata.var)
     selected = select_peaks(regions.index, peaks)
+    if len(selected) == 0:
+        raise SeqatacInputError("no peaks to denoise: adata has 0 peaks (or peaks= selects none). Fix: pass the "
+                                "AnnData of the model's peaks, or choose at least one peak.")
     dtype = np.dtype(dtype)
     predictor = model.predictor("denoised")
     options = dict(batch_size=batch_size, device=device, precision=precision)

@@ -16,6 +16,7 @@ from sklearn.metrics import (
     silhouette_samples,
 )
 
+from .._errors import SeqatacInputError
 from .._utils import int_seed
 from ._checks import check_embedding, check_groups
 from ._lisi import lisi_knn
@@ -128,6 +129,9 @@ def label_silhouettes(X, labels, *, metric: str = "euclidean") -> np.ndarray:
     """
     X = check_embedding(X)
     labels = check_groups(labels, X.shape[0], name="labels", min_groups=2)
+    if len(pd.unique(labels)) == len(labels):
+        raise SeqatacInputError(f"labels give each of the {len(labels)} cells its own value, so no cells share a "
+                                "label and a silhouette is undefined. Fix: pass cell types, not cell names.")
     return silhouette_samples(X, labels, metric=metric)
 
 
