@@ -20,6 +20,7 @@ _COLUMN_ALIASES = {CHROM: (CHROM, "chr", "seqnames"), START: (START,), END: (END
 
 # `chr1:100-200`, `chr1-100-200`, `chr1_100_200`; the greedy chromosome group makes the two numbers
 # come from the right, so `chrUn_gl000220:1-5` and `chr1_KI270706v1_random-10-20` parse.
+# a chromosome name does not end in a separator, so "chr1:-500-2500" (a negative start) does not parse
 _NAME_PATTERN = r"^(?P<chrom>.*[^:_-])[:_-](?P<start>\d+)[_-](?P<end>\d+)$"
 _N_EXAMPLES = 3
 # no chromosome is longer than this; a float holds every whole number below it exactly
