@@ -68,12 +68,15 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False):
             shutil.rmtree(old, ignore_errors=True)
 
 
+def is_finite_number(value) -> bool:
+    """True for a finite real number; False for a bool, a string, NaN or infinity."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+
+
 def is_whole(value) -> bool:
     """True for a whole number (an int, or a finite float without a fraction); False for a bool, a string,
     NaN or infinity, so option checks never fail inside ``int()``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    return math.isfinite(value) and int(value) == value
+    return is_finite_number(value) and int(value) == value
 
 
 def check_random_state(random_state: int | np.random.Generator | None) -> np.random.Generator:

@@ -93,12 +93,16 @@ def exclusive_output(path: Path):
         os.close(handle)
 
 
-def positive_int(value: str) -> int:
-    """An integer ≥ 1 (thread, epoch and batch counts)."""
+def _whole_number(value: str) -> int:
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+
+
+def positive_int(value: str) -> int:
+    """An integer ≥ 1 (thread, epoch and batch counts)."""
+    number = _whole_number(value)
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value!r}")
     return number
@@ -106,10 +110,7 @@ def positive_int(value: str) -> int:
 
 def seed(value: str) -> int:
     """argparse type: a random seed, a whole number in [0, 2**32) (what numpy's and torch's generators take)."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    number = _whole_number(value)
     if not 0 <= number < 2**32:
         raise argparse.ArgumentTypeError(f"a seed must lie in [0, 2**32), got {value!r}")
     return number
@@ -130,8 +131,8 @@ def check_outputs_spare_inputs(args: argparse.Namespace) -> None:
                 inputs.setdefault(os.path.realpath(item), name)
     for name in OUTPUT_OPTIONS:
         value = getattr(args, name, None)
-        if value is not None and os.path.realpath(value) in inputs:
-            given = inputs[os.path.realpath(value)]
+        given = None if value is None else inputs.get(os.path.realpath(value))
+        if given is not None:
             raise SeqatacInputError(
                 f"--{name.replace('_', '-')} {str(value)!r} is also the input --{given.replace('_', '-')}: writing "
                 "it would destroy that input. Fix: write to another path."

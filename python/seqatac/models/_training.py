@@ -19,10 +19,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .._utils import is_whole
 from .._errors import SeqatacInputError
 from .._settings import settings
-from .._utils import atomic_path
+from .._utils import atomic_path, is_whole
 from ._persistence import read_weights
 
 logger = logging.getLogger(__name__)

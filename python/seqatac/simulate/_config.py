@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from dataclasses import dataclass
 
 from .._errors import SeqatacInputError
-from .._utils import is_whole
+from .._utils import is_finite_number, is_whole
 
 FORMAT_VERSION = 1
 
@@ -138,8 +136,7 @@ class SimulationConfig:
             elif isinstance(default, int):
                 ok, kind = is_whole(value), "a whole number"
             elif isinstance(default, float):
-                ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-                kind = "a finite number"
+                ok, kind = is_finite_number(value), "a finite number"
             elif isinstance(default, str):
                 ok, kind = isinstance(value, str), "a string"
             else:

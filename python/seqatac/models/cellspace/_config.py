@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..._utils import is_whole
 from ..._errors import SeqatacInputError
+from ..._utils import is_whole
 from ._kmers import FeatureLayout, feature_layout
 
 

@@ -28,8 +28,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ..._utils import is_whole
 from ..._errors import SeqatacInputError
+from ..._utils import is_whole
 from ...data import N_CODE
 
 MAX_K = 12  # the k-mer lookup table has 4^k entries (16.8 M int32 at k = 12)

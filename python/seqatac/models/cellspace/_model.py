@@ -38,11 +38,11 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
-from ..._utils import is_whole
 from ... import _keys
 from ..._errors import SeqatacInputError, SeqatacWarning
 from ..._progress import progress_bar
 from ..._settings import settings
+from ..._utils import is_whole
 from ...data import Genome, layer_matrix, validate_atac
 from .._training import data_digest, deterministic_algorithms, num_threads
 from ._config import CellSpaceConfig

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from ..._utils import is_whole
 from ..._errors import SeqatacInputError
+from ..._utils import is_whole
 from ._tokenizer import N_CHROMOSOME_IDS, N_SPECIAL
 
 #: Fused SDPA kernels only: the math fallback would materialise the L × L attention matrix.

@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from ..._utils import is_whole
 from ... import _torch
 from ..._errors import SeqatacInputError
 from ..._progress import progress_bar
 from ..._torch import autocast, select_device
+from ..._utils import is_whole
 from .. import _training as T
 from ._data import TokenData, token_batches
 from ._module import EpiFoundationModule

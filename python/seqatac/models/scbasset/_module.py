@@ -8,8 +8,6 @@ do not depend on the memory layout, so checkpoints are interchangeable.
 
 from __future__ import annotations
 
-import numbers
-
 import math
 from dataclasses import asdict, dataclass, fields
 
@@ -18,8 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..._utils import is_whole
 from ..._errors import SeqatacInputError
+from ..._utils import is_finite_number, is_whole
 
 #: Keras ``BatchNormalization`` defaults used by the authors: epsilon 1e-3, momentum 0.9 (PyTorch 0.1).
 BN_EPS, BN_MOMENTUM = 1e-3, 0.1
@@ -76,8 +74,8 @@ class ScBassetConfig:
                     f"{0 if field.name == 'n_batches' else 1}; fix that argument."
                 )
         for name in ("filters_mult", "dropout"):
-            if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), numbers.Real):
-                raise SeqatacInputError(f"scBasset architecture: {name}={getattr(self, name)!r} must be a number.")
+            if not is_finite_number(getattr(self, name)):
+                raise SeqatacInputError(f"scBasset architecture: {name}={getattr(self, name)!r} must be a finite number.")
         if not self.filters_mult > 0:
             raise SeqatacInputError(f"scBasset architecture: filters_mult={self.filters_mult!r} must be > 0.")
         if not 0 <= self.dropout < 1:

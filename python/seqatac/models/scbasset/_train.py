@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from ..._utils import is_whole
 from ..._errors import SeqatacInputError
 from ..._progress import progress_bar
 from ..._torch import autocast, resolve_precision, select_device
+from ..._utils import is_whole
 from ...data import codes_to_onehot
 from .. import _training as T
 from ._data import augment_codes, epoch_batches
