@@ -343,8 +343,9 @@ def test_model_settings_that_are_no_number_or_no_option_are_refused_cleanly():
             CellSpaceConfig(n_latent=value)
     with pytest.raises(SeqatacInputError, match="seq_len='abc' must be an integer"):
         ScBassetConfig(n_cells=10, seq_len="abc")
-    with pytest.raises(SeqatacInputError, match="filters_mult='x' must be a number"):
-        ScBassetConfig(n_cells=10, filters_mult="x")
+    for value in ("x", float("nan"), True):
+        with pytest.raises(SeqatacInputError, match=r"filters_mult=.* must be a finite number"):
+            ScBassetConfig(n_cells=10, filters_mult=value)
 
 
 def test_a_negative_start_in_a_peak_name_is_no_coordinate_not_a_chromosome_named_chr1_colon():

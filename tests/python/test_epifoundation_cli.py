@@ -15,7 +15,7 @@ TRAINING = ["--epochs", "1", "--max-cells", "16", "--max-tokens", "512", "--thre
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def test_pretrain_fine_tune_annotate_and_predict_from_the_command_line(tmp_path):
+def test_pretrain_fine_tune_annotate_and_predict_from_the_command_line(tmp_path, capsys):
     atac, rna = planted_data(n_cells=48)
     atac.write_h5ad(tmp_path / "atac.h5ad")
     rna.write_h5ad(tmp_path / "rna.h5ad")
@@ -24,6 +24,7 @@ def test_pretrain_fine_tune_annotate_and_predict_from_the_command_line(tmp_path)
     assert main(["-q", "fit", "epifoundation", "--mode", "pretrain", *common, *ARCHITECTURE, *TRAINING,
                  "--out", str(tmp_path / "pre")]) == 0
     assert json.loads((tmp_path / "pre" / "history.json").read_text())["mode"] == "pretrain"
+    assert "EpiFoundation" not in capsys.readouterr().err  # -q: no progress bar, not even the final prediction's
     assert main(["-q", "fit", "epifoundation", "--mode", "annotate", *common, "--labels-key", "cell_type",
                  "--model", str(tmp_path / "pre" / "model"), *TRAINING, "--out", str(tmp_path / "ann")]) == 0
     assert main(["-q", "fit", "epifoundation", "--mode", "expression", *common,

@@ -260,6 +260,18 @@ def test_argument_errors():
         model.get_ism("ACGT")
     with pytest.raises(SeqatacInputError, match="exactly one"):
         model.get_ism()
+    # letters that are no DNA, or no base at all, would score every mutation 0 and exit 0
+    with pytest.raises(SeqatacInputError, match="'X' at position 1, which is no DNA letter"):
+        model.get_ism("X" * 200)
+    with pytest.raises(SeqatacInputError, match="no A, C, G or T"):
+        model.get_ism("N" * 200)
+    with pytest.raises(SeqatacInputError, match="must lie in 0..4"):
+        model.get_ism(np.full((1, 200), 7))
+    # a region wider than the model's window was scored on its central 200 bp without a word
+    chrom = adata.var["chrom"].iloc[0]
+    with pytest.raises(SeqatacInputError, match=rf"{chrom}:1000-1500 is 500 bp but the model reads 200-bp windows"
+                                                 rf".*e\.g\. its centre {chrom}:1150-1350"):
+        model.get_ism(region=f"{chrom}:1000-1500")
 
 
 def test_max_steps_bounds_training_and_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch):

@@ -19,9 +19,25 @@ from scipy import sparse
 
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import CHROM, END, START
-from ..data import check_counts, check_paired_rna, gene_annotation, overlapping_pairs, parse_regions
+from ..data import (check_counts, check_paired_rna, chromosome_key, gene_annotation, overlapping_pairs,
+                    parse_regions)
 
 logger = logging.getLogger(__name__)
+
+
+def _refuse_no_overlap(gene_chroms: np.ndarray, peak_chroms: np.ndarray) -> None:
+    """No gene overlaps any peak: say whether they share no chromosome (naming or build) or no position."""
+    genes_on, peaks_on = pd.unique(gene_chroms), pd.unique(peak_chroms)
+    shared = set(chromosome_key(genes_on)) & set(chromosome_key(peaks_on))
+    def listed(names):
+        return ", ".join(map(str, names[:4])) + (", ..." if len(names) > 4 else "")
+
+    where = (f"they share no chromosome (peaks on {listed(peaks_on)}; genes on {listed(genes_on)})" if not shared else
+             f"none of its {len(gene_chroms):,} genes overlaps one of the {len(peak_chroms):,} peaks")
+    raise SeqatacInputError(
+        f"the gene annotation does not fit these peaks: {where}, so every gene activity would be 0. Is it the "
+        "annotation of the genome build the peaks were called on? Fix: pass that build's genes."
+    )
 
 
 def gene_activity(
@@ -99,6 +115,8 @@ def gene_activity(
         loci[CHROM].to_numpy(), region_start, region_end,
         peaks[CHROM].to_numpy(), peaks[START].to_numpy(), peaks[END].to_numpy(),
     )
+    if gene_index.size == 0:
+        _refuse_no_overlap(loci[CHROM].to_numpy(), peaks[CHROM].to_numpy())
     if max_width is not None:
         too_wide = (loci[END] - loci[START]).to_numpy() >= max_width
         keep = ~too_wide[gene_index]

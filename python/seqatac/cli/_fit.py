@@ -109,7 +109,8 @@ def _fit_epifoundation(args) -> None:
     if not is_main_process():
         return
     model.save(args.out / "model", overwrite=True)
-    model.write_to_adata(adata, rna=rna if args.mode == "expression" else None)
+    model.write_to_adata(adata, rna=rna if args.mode == "expression" else None, device=args.device,
+                         precision=args.precision, n_threads=args.threads, verbose=not args.quiet)
     write_h5ad(adata, args.out / "adata.h5ad")
     if args.mode == "expression":
         write_h5ad(rna, args.out / "rna.h5ad")

@@ -11,6 +11,7 @@ from .._errors import SeqatacInputError
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_RECORDS_CHECKED = 20_000  # index lines checked against the FASTA (evenly spread beyond this)
+_HEAD_CHECKED = 1 << 16  # bytes of a plain FASTA whose line ends and sequence lines are checked
 
 
 def check_fasta_file(path: Path) -> None:
@@ -21,7 +22,7 @@ def check_fasta_file(path: Path) -> None:
             f"{str(path / 'genome.fa')!r})."
         )
     with open(path, "rb") as handle:
-        head = handle.read(512)
+        head = handle.read(_HEAD_CHECKED)
     if head.startswith(_HDF5_MAGIC):
         raise SeqatacInputError(
             f"{str(path)!r} is an HDF5 file (an .h5ad or 10x .h5?), not a FASTA. Fix: pass the genome FASTA the "
@@ -42,6 +43,28 @@ def check_fasta_file(path: Path) -> None:
             f"{str(path)!r} is not a valid FASTA: it starts with {shown!r}, not a '>name' header line. Fix: pass a "
             "plain or bgzip-compressed FASTA whose records start with '>'."
         )
+    _check_lines(path, head)
+
+
+def _check_lines(path: Path, head: bytes) -> None:
+    """Refuse line ends the index cannot see (CR only) and blanks inside sequence lines, which the index counts
+    as bases, so that every coordinate after them would be shifted."""
+    if b"\r" in head and b"\n" not in head:
+        raise SeqatacInputError(
+            f"{str(path)!r} ends its lines with CR alone (old Mac line ends), so it reads as one header line and no "
+            f"sequence. Fix: convert them to LF (`tr '\\r' '\\n' < {path} > fixed.fa`)."
+        )
+    lines = head.split(b"\n")[:-1] if len(head) == _HEAD_CHECKED else head.split(b"\n")
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip(b"\r")
+        if line.startswith(b">") or not line:
+            continue
+        if any(blank in line for blank in (b" ", b"\t", b"\v", b"\f")):
+            raise SeqatacInputError(
+                f"{str(path)!r} has blanks inside sequence line {number} ({line[:40].decode('ascii', 'replace')!r}"
+                "...); the FASTA index would count them as bases and shift every position after them. Fix: remove "
+                f"them (`sed '/^>/!s/[[:blank:]]//g' {path} > fixed.fa`)."
+            )
 
 
 def _is_bgzf(head: bytes) -> bool:

@@ -11,6 +11,7 @@ import gzip
 import importlib.util
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote
@@ -18,7 +19,7 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
-from .._errors import SeqatacInputError
+from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import CHROM, END, START
 
 logger = logging.getLogger(__name__)
@@ -291,8 +292,12 @@ def _finish(table: pd.DataFrame, index: str, origin: str) -> pd.DataFrame:
         genes["gene_type"] = table["gene_type"].to_numpy(dtype=object)
     repeated = genes.index.duplicated()
     if repeated.any():
-        logger.info("gene annotation: %d records repeat an earlier %s (e.g. %s); the first is kept",
-                    repeated.sum(), index, list(genes.index[repeated][:3]))
+        apart = " Pass index='gene_id' to keep genes that share a name apart." if index == "gene_name" else ""
+        n_repeated = int(repeated.sum())
+        warnings.warn(f"gene annotation: {n_repeated} record{'s' if n_repeated > 1 else ''} of {origin} repeat"
+                      f"{'' if n_repeated > 1 else 's'} an earlier {index} (e.g. "
+                      f"{', '.join(map(str, genes.index[repeated][:3]))}); the first of each is kept.{apart}",
+                      SeqatacWarning, stacklevel=3)
         genes = genes[~repeated]
     logger.info("gene annotation: %d genes from %s", len(genes), origin)
     return genes

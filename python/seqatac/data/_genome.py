@@ -26,6 +26,9 @@ _CACHE_FORMAT_VERSION = 1
 #: Fractions of regions past their chromosome's end that warn, and that refuse (a wrong genome build).
 OFF_CHROMOSOME_WARN = 0.01
 OFF_CHROMOSOME_REFUSE = 0.5
+#: Regions sampled to check that the genome has bases where the peaks are; the fractions of them reading only N
+#: that warn and that refuse (a hard-masked or placeholder FASTA).
+_BASES_SAMPLE, ALL_N_WARN, ALL_N_REFUSE = 256, 0.05, 0.5
 
 
 def _discard_stale_index(path: Path, index: Path) -> None:
@@ -225,6 +228,7 @@ class Genome:
         names = pd.Series(chroms).map({c: self.resolve(c) for c in pd.unique(chroms)}).to_numpy()
         if check:
             self._check_within_chromosomes(names, starts, ends)
+            self._check_bases(names, starts, ends)
         centres = (starts + ends) // 2
         return names, centres - int(width) // 2
 
@@ -245,9 +249,35 @@ class Genome:
             raise SeqatacInputError(message + " Fix: pass the FASTA of that build (or lift the peaks over).")
         warnings.warn(message + " Their sequence past the end reads as N.", SeqatacWarning, stacklevel=4)
 
+    def _check_bases(self, names: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Warn when sampled regions read only N (no A, C, G or T); refuse when most do. Regions past a
+        chromosome's end are left to :meth:`_check_within_chromosomes`."""
+        sizes = pd.Series(names).map(self._sizes).to_numpy(dtype=np.int64)
+        inside = np.flatnonzero((starts >= 0) & (ends <= sizes) & (ends > starts))
+        if len(inside) == 0:
+            return
+        sample = inside[np.unique(np.linspace(0, len(inside) - 1, min(len(inside), _BASES_SAMPLE)).astype(np.int64))]
+        empty = []
+        for k in sample:
+            row = np.empty(int(min(ends[k] - starts[k], 2_000)), dtype=np.int8)
+            self._encode_into(row, names[k], int(starts[k]))
+            if not (row < N_CODE).any():
+                empty.append(int(k))
+        if len(empty) <= ALL_N_WARN * len(sample):
+            return
+        first = empty[0]
+        message = (
+            f"{len(empty)} of {len(sample)} regions sampled read only N in the genome (e.g. "
+            f"{names[first]}:{starts[first]}-{ends[first]}): a hard-masked or placeholder FASTA, or another build?"
+        )
+        if len(empty) > ALL_N_REFUSE * len(sample):
+            raise SeqatacInputError(message + " Fix: pass the unmasked genome FASTA the peaks were called on.")
+        warnings.warn(message + " Their sequence carries no information.", SeqatacWarning, stacklevel=4)
+
     def check_regions(self, regions: pd.DataFrame) -> None:
-        """Check regions against the genome: every chromosome present, and few regions past a chromosome's end
-        (warn above 1%, refuse above 50%: the peaks were probably called on another genome build)."""
+        """Check regions against the genome: every chromosome present, few regions past a chromosome's end
+        (warn above 1%, refuse above 50%: the peaks were probably called on another genome build), and bases
+        where they lie (of 256 sampled regions, warn above 5% reading only N, refuse above 50%)."""
         self._windows(regions, 1)
 
     def iter_encoded(self, regions: pd.DataFrame, *, width: int, batch_size: int = 1024,

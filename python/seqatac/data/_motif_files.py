@@ -106,6 +106,10 @@ def read_meme(path) -> list[Motif]:
             i += 1
         if width is not None and len(rows) < width:
             raise file.error(f"truncated: w={width} but only {len(rows)} rows", motif=motif_id, line=i - 1)
+        following = next((j for j in range(i, len(lines)) if lines[j].split()), None)
+        if width is not None and following is not None and _is_number(lines[following].split()[0]):
+            raise file.error(f"w={width} but more matrix rows follow; fix w= to the number of rows",
+                             motif=motif_id, line=following)
         motifs.append(file.probability_motif(motif_id, name, rows, row_lines or [header]))
     if not motifs:
         raise file.error("no motifs found (expected 'MOTIF' entries)")

@@ -10,8 +10,9 @@ from .._errors import SeqatacInputError
 from ..data import check_labels
 
 
-def check_embedding(X, *, name: str = "X") -> np.ndarray:
-    """Return ``X`` as a finite 2-D float array (cells × dimensions) or raise."""
+def check_embedding(X, *, name: str = "X", allow_constant: bool = False) -> np.ndarray:
+    """Return ``X`` as a finite 2-D float array (cells × dimensions) or raise; a constant one (every cell at one
+    point) is refused unless ``allow_constant``, since no score of it means anything."""
     if sp.issparse(X):  # embeddings are low-dimensional: densifying is cheap
         X = X.toarray()
     X = np.asarray(X)
@@ -29,6 +30,11 @@ def check_embedding(X, *, name: str = "X") -> np.ndarray:
         raise SeqatacInputError(
             f"{name} has {int(bad.sum())} cell(s) with NaN or infinite values (first: row "
             f"{int(np.flatnonzero(bad)[0])}); remove those cells or recompute the embedding."
+        )
+    if not allow_constant and not np.ptp(X, axis=0).any():
+        raise SeqatacInputError(
+            f"{name} puts every cell at the same point (a constant embedding), which has no structure to score. "
+            "Fix: recompute the embedding (a model that learned nothing, or cells without counts?)."
         )
     return X
 

@@ -117,7 +117,7 @@ def compute_neighbors(X, *, n_neighbors: int = 90, metric: str = "euclidean") ->
     Exact search: tree-based for low-dimensional euclidean data, brute force otherwise,
     O(n_cells² · n_dims) in the worst case (a few seconds for 10k cells).
     """
-    X = check_embedding(X)
+    X = check_embedding(X, allow_constant=True)  # a graph of tied points is still a graph
     if metric not in _METRICS:
         raise SeqatacInputError(f"metric must be one of {_METRICS}, got {metric!r}.")
     n_neighbors = _capped(int(n_neighbors), X.shape[0])

@@ -133,8 +133,10 @@ def required_file(dir_path: str | Path, name: str) -> Path:
     return path
 
 
-def read_table(dir_path: str | Path, name: str, *, columns: tuple[str, ...] = (), **read_csv):
-    """A CSV/TSV table of a saved model (``pandas.read_csv(**read_csv)``) that must hold ``columns``."""
+def read_table(dir_path: str | Path, name: str, *, columns: tuple[str, ...] = (), unique: str | None = None,
+               **read_csv):
+    """A CSV/TSV table of a saved model (``pandas.read_csv(**read_csv)``) that must hold ``columns``, and whose
+    column ``unique`` (``"index"``: its index) names every row once."""
     import pandas as pd
 
     path = required_file(dir_path, name)
@@ -145,6 +147,10 @@ def read_table(dir_path: str | Path, name: str, *, columns: tuple[str, ...] = ()
     else:
         missing = [column for column in columns if column not in table.columns]
         problem = f"lacks the column(s) {missing}" if missing else None
+        names = None if problem or unique is None else (table.index if unique == "index" else table[unique])
+        if names is not None and not pd.Index(names).is_unique:
+            repeated = pd.Index(names)[pd.Index(names).duplicated()]
+            problem = f"names {len(repeated):,} row(s) twice (e.g. {str(repeated[0])!r})"
     if problem:
         raise SeqatacInputError(
             f"{str(path)!r} {problem}. Fix: restore the model directory from its original save, or save the "

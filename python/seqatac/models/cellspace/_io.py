@@ -140,4 +140,4 @@ def _read_meta(dir_path: Path) -> dict:
 
 def _read_cells(dir_path: Path) -> pd.DataFrame:
     return read_table(dir_path, _CELLS_FILE, columns=("cell", "dataset"), sep="\t", dtype={"cell": str},
-                      keep_default_na=False)
+                      keep_default_na=False, unique="cell")

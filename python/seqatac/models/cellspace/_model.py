@@ -123,10 +123,18 @@ class CellSpace(SequenceEmbeddingMixin, MotifActivityMixin, SavingMixin):
         for a in adatas:
             if _SETUP_KEY not in a.uns.get(_keys.SEQATAC_UNS, {}):
                 validate_atac(a)  # not set up: counts in X (validated, adata left unchanged)
+        names = pd.Index(np.concatenate([a.obs_names.to_numpy(dtype=object) for a in adatas]), name="cell")
+        if len(adatas) > 1 and not names.is_unique:
+            repeated = names[names.duplicated()].unique()
+            raise SeqatacInputError(
+                f"the {len(adatas)} data sets share {len(repeated):,} cell name(s) (e.g. {repeated[0]!r}; the same "
+                "data set given twice?), so a cell's embedding could not be told from another's. Fix: give each "
+                "sample its own barcodes, e.g. adata.obs_names = 'sample1_' + adata.obs_names."
+            )
         self._data: _TrainingData | None = _build_training_data(adatas, genomes, self.config)
         self.kmer_counts = _kmer_counts(self._data.sequences, self._data.train_events, self.config.k)
         self._init_cells(
-            pd.Index(np.concatenate([a.obs_names.to_numpy(dtype=object) for a in adatas]), name="cell"),
+            names,
             np.concatenate([np.full(a.n_obs, d, dtype=np.int64) for d, a in enumerate(adatas)]),
         )
         self._init_module(random_state)

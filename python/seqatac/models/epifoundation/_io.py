@@ -60,12 +60,12 @@ def load_model(cls, dir_path: str | os.PathLike, *, adata: AnnData | None, rna: 
     architecture = build_config(EpiFoundationConfig, config["architecture"], path)
     state = read_weights(path / _WEIGHTS)
     vocabulary = PeakVocabulary.from_frame(read_table(path, _PEAKS, columns=("name", _keys.CHROM, _keys.START,
-                                                                              _keys.END)))
+                                                                              _keys.END), unique="name"))
     check_size(len(vocabulary), architecture.n_peaks, path / _PEAKS, "peaks")
     genes = None
     if architecture.n_genes:
         genes = GeneVocabulary.from_frame(read_table(path, _GENES, columns=("gene", _keys.CHROM),
-                                                     keep_default_na=False))
+                                                     keep_default_na=False, unique="gene"))
         check_size(len(genes), architecture.n_genes, path / _GENES, "genes")
     module = build_module(architecture, seed=0)
     load_module_state(module, state, path)

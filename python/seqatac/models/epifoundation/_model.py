@@ -177,7 +177,8 @@ class EpiFoundation(PredictionMixin):
     def gene_names(self) -> pd.Index:
         """The genes of :meth:`predict_expression`'s columns."""
         if self.genes is None:
-            raise SeqatacInputError("this model has no genes; build it with paired RNA (rna=...).")
+            raise SeqatacInputError("this model has no genes: it was built without paired RNA. Fix: build and train it with the "
+                                    "RNA of the same cells (rna= in Python, --rna on the command line).")
         return self.genes.names
 
     def __repr__(self):
@@ -226,9 +227,11 @@ class EpiFoundation(PredictionMixin):
         if task in ("pretrain", "expression"):
             rna = rna if rna is not None else (self._rna if adata is self._adata else None)
             if rna is None:
-                raise SeqatacInputError(f"{task} needs the paired RNA of these cells: pass rna=... .")
+                raise SeqatacInputError(f"{task} needs the paired RNA of these cells: pass it (rna= in Python, --rna on the "
+                                        "command line).")
             if self.genes is None:
-                raise SeqatacInputError(f"this model has no genes, so it cannot {task}; build it with rna=... .")
+                raise SeqatacInputError(f"this model has no genes, so it cannot {task}: build it with paired RNA "
+                                        "(rna= in Python, --rna on the command line).")
             check_paired_rna(adata, rna)
             data.genes, data.genes_available = self._gene_matrix(rna, levels=task == "expression")
             data.gene_chromosomes = self.genes.token_chromosomes

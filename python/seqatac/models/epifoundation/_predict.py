@@ -4,6 +4,7 @@ as a mixin of :class:`EpiFoundation`."""
 from __future__ import annotations
 
 import logging
+import warnings
 import zlib
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from anndata import AnnData
 
 from ... import _keys
-from ..._errors import SeqatacInputError
+from ..._errors import SeqatacInputError, SeqatacWarning
 from ..._progress import progress_bar
 from ..._torch import autocast, select_device
 from ..._utils import jsonable
@@ -45,6 +46,14 @@ class PredictionMixin:
         if max_len is not None and (int(max_len) != max_len or max_len < 2):
             raise SeqatacInputError(f"max_len must be an integer >= 2 or None, got {max_len!r}.")
         data, mapping = self._token_data(adata, max_len=max_len)
+        empty = data.lengths() <= 1  # [CLS] alone
+        if empty.any():
+            warnings.warn(
+                f"{int(empty.sum()):,} of {len(empty):,} cells have no open peak among the model's peaks (e.g. "
+                f"{self._default_adata(adata).obs_names[int(np.flatnonzero(empty)[0])]!r}): their outputs are the "
+                "same for every such cell and say nothing about it. Fix: drop them first "
+                "(seqatac.data.filter_cells(adata, min_peaks=1)), or count them in the model's peaks.",
+                SeqatacWarning, stacklevel=3)
         max_tokens = max(int(max_tokens), data.max_len)
         target = select_device(device)
         precision = resolve_precision(precision, target)

@@ -241,8 +241,9 @@ class Trainer:
             data = replace(data, max_len=int(options.max_len))
         if options.max_tokens < data.max_len:
             raise SeqatacInputError(
-                f"max_tokens={options.max_tokens} is below max_len={data.max_len}: a long cell would "
-                "not fit in a batch. Raise max_tokens or lower max_len."
+                f"max_tokens={options.max_tokens} is below max_len={data.max_len} (peaks per cell): a long cell "
+                "would not fit in a batch. Fix: raise max_tokens or lower max_len (on the command line: "
+                "--max-tokens, --train-max-len)."
             )
         if len(cells) == 0:
             raise SeqatacInputError(f"no training cells for task {task!r}.")

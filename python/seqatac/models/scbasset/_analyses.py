@@ -144,6 +144,14 @@ class SequenceAnalysisMixin:
         self._require_genome()
         codes = self.genome.encode_regions(table, width=self.seq_len)
         start, end = int(table[_keys.START].iloc[0]), int(table[_keys.END].iloc[0])
+        if end - start > self.seq_len:
+            centre = (start + end) // 2 - self.seq_len // 2
+            chrom = table[_keys.CHROM].iloc[0]
+            raise SeqatacInputError(
+                f"region {chrom}:{start}-{end} is {end - start:,} bp but the model reads {self.seq_len:,}-bp "
+                f"windows, so in silico mutagenesis covers at most {self.seq_len:,} positions. Fix: give a region "
+                f"of at most {self.seq_len:,} bp, e.g. its centre {chrom}:{centre}-{centre + self.seq_len}."
+            )
         window_start = (start + end) // 2 - self.seq_len // 2
         span = np.arange(max(start, window_start), min(end, window_start + self.seq_len)) - window_start
         return codes, span
@@ -166,6 +174,8 @@ def _as_codes(sequence, length: int) -> np.ndarray:
     if isinstance(sequence, str):
         sequence = [sequence]
     if isinstance(sequence, (list, tuple)) and all(isinstance(s, str) for s in sequence):
+        for number, text in enumerate(sequence):
+            _check_dna(text, number)
         codes = [encode_sequence(s) for s in sequence]
         if any(len(c) != length for c in codes):
             raise SeqatacInputError(f"every sequence must be {length} bp long (the model's seq_len).")
@@ -173,6 +183,25 @@ def _as_codes(sequence, length: int) -> np.ndarray:
     codes = np.asarray(sequence)
     if codes.ndim == 1:
         codes = codes[None]
-    if codes.shape[-1] != length:
-        raise SeqatacInputError(f"sequences must be {length} bp long (the model's seq_len), got {codes.shape[-1]}.")
+    if codes.ndim != 2 or codes.shape[-1] != length:
+        raise SeqatacInputError(f"sequences must be {length} bp long (the model's seq_len), got shape {codes.shape}.")
+    if not np.issubdtype(codes.dtype, np.integer) or codes.min() < 0 or codes.max() > 4:
+        raise SeqatacInputError("integer sequence codes must lie in 0..4 (A, C, G, T, N; seqatac.data.encode_sequence "
+                                "makes them from a string).")
     return codes
+
+
+#: IUPAC nucleotide codes (any case); the ambiguous ones are read as N.
+_DNA_LETTERS = frozenset("ACGTNRYSWKMBDHV")
+
+
+def _check_dna(text: str, number: int) -> None:
+    """Refuse a sequence with a letter that is no nucleotide code, or with no A, C, G or T at all."""
+    where = f"sequence {number + 1}" if number else "the sequence"
+    bad = next((i for i, letter in enumerate(text.upper()) if letter not in _DNA_LETTERS), None)
+    if bad is not None:
+        raise SeqatacInputError(f"{where} holds {text[bad]!r} at position {bad + 1}, which is no DNA letter. "
+                                "Fix: give A, C, G, T (N or IUPAC codes for unknown bases).")
+    if not set(text.upper()) & set("ACGT"):
+        raise SeqatacInputError(f"{where} has no A, C, G or T: every mutation of it would score 0. "
+                                "Fix: give the DNA sequence to mutate.")

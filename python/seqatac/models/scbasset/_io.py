@@ -53,6 +53,7 @@ def save_model(model, dir_path: str | os.PathLike, *, overwrite: bool, save_annd
         "setup": model.setup,
         "batches": model.batch_names,
         "train_seed": model._train_seed,
+        "n_peaks": len(peaks),
         "genome_fasta": str(model.genome.path.resolve()) if getattr(model.genome, "path", None) else None,
         "history": jsonable(model.history.to_dict(orient="records")),
     }
@@ -76,11 +77,13 @@ def load_model(cls, dir_path: str | os.PathLike, *, adata: AnnData | None,
                          required=("architecture", "params", "setup", "batches", "train_seed"))
     architecture = build_config(ScBassetConfig, config["architecture"], path)
     state = read_weights(path / _WEIGHTS)
-    cells = read_table(path, _CELLS, index_col=0, dtype=str, keep_default_na=False).index
+    cells = read_table(path, _CELLS, index_col=0, dtype=str, keep_default_na=False, unique="index").index
     peaks = read_table(path, _PEAKS, columns=(_keys.CHROM, _keys.START, _keys.END, "split"), index_col=0,
-                       dtype={_keys.CHROM: str}, keep_default_na=False)
+                       dtype={_keys.CHROM: str}, keep_default_na=False, unique="index")
     peaks.index = peaks.index.astype(str)
     check_size(len(cells), architecture.n_cells, path / _CELLS, "cells")
+    if "n_peaks" in config:  # models saved before it was recorded have only the table
+        check_size(len(peaks), config["n_peaks"], path / _PEAKS, "peaks")
     module = ScBassetModule(architecture, batch_onehot=state.get("batch_onehot"))
     load_module_state(module, state, path)
     module.eval()
