@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import numbers
 import os
@@ -28,7 +29,10 @@ def atomic_path(path: str | os.PathLike):
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the output the usual permissions
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as err:  # name the output, not the temporary file nobody asked for
+            raise OSError(err.errno, err.strerror, str(path)) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -66,6 +70,22 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False):
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def why_missing(path: str | os.PathLike) -> str:
+    """What is wrong with a path that cannot be opened: "does not exist", or that it is a symbolic link whose
+    target is gone or that loops (``exists()`` is False for those too)."""
+    path = Path(path)
+    if not path.is_symlink():
+        return "does not exist"
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # a loop (Python < 3.13)
+        return "is a symbolic link that loops back on itself"
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "is a symbolic link that loops back on itself"
+    return f"is a symbolic link to {os.readlink(path)!r}, which does not exist"
 
 
 def is_finite_number(value) -> bool:

@@ -176,3 +176,47 @@ def test_a_scbasset_model_directory_whose_tables_disagree_is_refused(tmp_path):
         (broken / table).write_text("".join(damage(lines)))
         with pytest.raises(SeqatacInputError, match=match):
             ScBasset.load(broken, adata=None, genome=genome)
+
+
+# ------------------------------------------------------------------------------------------ command line
+
+
+def test_annotate_key_added_without_min_confidence_is_refused_not_ignored(tmp_path, capsys):
+    assert main(["-q", "annotate", "--model", str(tmp_path / "none"), "--atac", str(tmp_path / "none.h5ad"),
+                 "--key-added", "labels", "--out", str(tmp_path / "a.h5ad")]) == 2
+    assert "only --min-confidence writes. Fix: add --min-confidence" in capsys.readouterr().err
+
+
+def test_a_symbolic_link_that_loops_or_dangles_is_named_as_such(tmp_path, capsys):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "gone").symlink_to(tmp_path / "nothing.h5ad")
+    assert main(["-q", "lsi", "--atac", str(tmp_path / "a"), "--out", str(tmp_path / "l.h5ad")]) == 2
+    assert "is a symbolic link that loops back on itself" in capsys.readouterr().err
+    assert main(["-q", "lsi", "--atac", str(tmp_path / "gone"), "--out", str(tmp_path / "l.h5ad")]) == 2
+    assert "nothing.h5ad', which does not exist" in capsys.readouterr().err
+    with pytest.raises(SeqatacInputError, match="FASTA file .* loops back on itself"):
+        Genome(tmp_path / "a")
+    with pytest.raises(SeqatacInputError, match="model directory .* loops back on itself"):
+        ScBasset.load(tmp_path / "b")
+
+
+def test_an_out_directory_reused_names_what_an_earlier_run_left_there(tmp_path, caplog):
+    out = tmp_path / "sim"
+    args = ["simulate", "--preset", "tiny", "--set", "n_cells=20", "--out", str(out)]
+    assert main(args) == 0
+    (out / "model").mkdir()
+    (out / "model" / "config.json").write_text("{}")
+    caplog.clear()
+    assert main(args) == 0
+    assert "also holds model from an earlier run, not written by this one" in caplog.text
+    assert "atac.h5ad" not in caplog.text.split("also holds")[1]
+
+
+def test_a_gtf_without_strands_names_the_genes_and_their_dot(tmp_path):
+    gtf = tmp_path / "g.gtf"
+    gtf.write_text('chr1\tsrc\tgene\t1000\t3000\t.\t.\t.\tgene_id "G1"; gene_name "G1"; gene_type "protein_coding";\n')
+    genes = gene_annotation(gtf)
+    assert genes["strand"].tolist() == ["."]
+    with pytest.warns(SeqatacWarning, match=r"1 gene\(s\) have no \+/- strand \(e\.g\. G1: '\.'\)"):
+        gene_activity(_peaks_on(["chr1"]), genes)

@@ -126,6 +126,7 @@ def test_an_embedding_of_unknown_origin_needs_the_users_word(halves, tmp_path, c
         ("different-peaks", "different peaks"),
         ("missing-file", "does not exist"),
         ("csv-is-out", "same file"),
+        ("key-added-is-the-query's-own-column", "already has an obs column 'cell_type'"),
     ],
 )
 def test_bad_inputs_exit_2_with_the_fix_and_write_nothing(case, message, halves, tmp_path, capsys):
@@ -140,6 +141,8 @@ def test_bad_inputs_exit_2_with_the_fix_and_write_nothing(case, message, halves,
     extra = [] if case == "missing-embedding" else ["--joint-embedding", "spectral"]
     if case == "csv-is-out":
         extra += ["--csv", str(out)]
+    if case.startswith("key-added"):  # the query's true labels would be replaced by the transferred ones
+        extra += ["--key-added", "cell_type"]
     query_path = tmp_path / "absent.h5ad" if case == "missing-file" else paths["query"]
     before = sorted(p.name for p in tmp_path.iterdir())
     assert _run(paths["reference"], query_path, out, *extra) == 2

@@ -57,4 +57,4 @@ def test_cli_reports_input_errors(tmp_path, capsys):
     code = main(["-q", "ism", "--model", str(tmp_path / "missing"), "--region", "chr1:1-10",
                  "--out", str(tmp_path / "x.h5")])
     assert code == 2
-    assert "no saved scBasset model" in capsys.readouterr().err
+    assert "the model directory" in (error := capsys.readouterr().err) and "does not exist" in error

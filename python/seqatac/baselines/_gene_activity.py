@@ -172,13 +172,15 @@ def _minus_strand(genes: pd.DataFrame) -> np.ndarray:
             stacklevel=3,
         )
         return np.zeros(len(genes), dtype=bool)
-    strand = genes[columns["strand"]].astype(str).str.strip()
+    raw = genes[columns["strand"]]
+    strand = raw.astype(str).str.strip()
     numeric = pd.to_numeric(strand, errors="coerce").to_numpy()
     minus = (strand == "-").to_numpy() | (numeric == -1)
     unknown = ~(minus | (strand == "+").to_numpy() | (numeric == 1))
     if unknown.any():
         warnings.warn(
-            f"{int(unknown.sum())} genes have no +/- strand (e.g. {list(strand[unknown][:3])}); "
+            f"{int(unknown.sum())} gene(s) have no +/- strand (e.g. "
+            f"{', '.join(f'{name}: {value!r}' for name, value in raw[unknown][:3].items())}); "
             "they are treated as on the + strand, as Signac does.",
             SeqatacWarning,
             stacklevel=3,

@@ -10,6 +10,7 @@ from .._utils import atomic_path, write_h5ad
 from ._common import (
     add_motifs,
     add_threads,
+    check_new_obs_column,
     fraction,
     load_motifs,
     output_file,
@@ -84,14 +85,20 @@ def _inference_options(args) -> dict:
 def _annotate(args) -> None:
     from .. import _keys
 
+    if args.key_added is not None and args.min_confidence is None:
+        raise SeqatacInputError("--key-added names the column of the thresholded labels, which only "
+                                "--min-confidence writes. Fix: add --min-confidence (e.g. 0.5), or leave out "
+                                "--key-added (the head's labels go to obs['epifoundation_cell_type']).")
     model, adata = _load_epifoundation(args)
     if "annotate" not in model.trained:
         raise SeqatacInputError(f"the model in {str(args.model)!r} has no cell-type head; fine-tune it first with "
                                 "`seqatac fit epifoundation --mode annotate --labels-key ...`.")
-    model.write_to_adata(adata, **_inference_options(args))
     written = _keys.EPIFOUNDATION_CELL_TYPE
     if args.min_confidence is not None:
         written = args.key_added or f"{model.params.get('labels_key') or _keys.CELL_TYPE}_transferred"
+        check_new_obs_column(adata, written, data=f"--atac {str(args.atac)!r}")
+    model.write_to_adata(adata, **_inference_options(args))
+    if args.min_confidence is not None:
         head = adata.obs[[_keys.EPIFOUNDATION_CELL_TYPE, _keys.EPIFOUNDATION_CONFIDENCE]]  # no second prediction
         model.transfer_labels(adata, min_confidence=args.min_confidence, key_added=written,
                               predicted=head.set_axis(["cell_type", "confidence"], axis=1))

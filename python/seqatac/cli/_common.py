@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -66,12 +67,14 @@ def exclusive_output(path: Path):
     """Lock an output directory for the run, so that a second seqatac process writing it fails at once.
 
     The directories this run created (``--out`` and missing parents) are removed again if the run fails
-    before writing anything into them.
+    before writing anything into them. A directory is not emptied first: what an earlier run left there and this
+    one did not rewrite is named in a warning, so that it is not mistaken for this run's output.
     """
     import fcntl
 
     created = [d for d in (path, *path.parents) if not d.exists()]  # deepest first
     path.mkdir(parents=True, exist_ok=True)
+    before = {entry.name: entry.stat(follow_symlinks=False).st_mtime_ns for entry in os.scandir(path)}
     handle = os.open(path, os.O_RDONLY)
     try:
         try:
@@ -89,6 +92,12 @@ def exclusive_output(path: Path):
                     break
                 directory.rmdir()
             raise
+        left = sorted(entry.name for entry in os.scandir(path)
+                      if before.get(entry.name) == entry.stat(follow_symlinks=False).st_mtime_ns)
+        if left:
+            logging.getLogger("seqatac").warning(
+                "%s also holds %s from an earlier run, not written by this one (remove them, or use a new --out, "
+                "to keep only this run's output)", path, ", ".join(left[:5]) + (", ..." if len(left) > 5 else ""))
     finally:
         os.close(handle)
 
@@ -136,6 +145,17 @@ def check_outputs_spare_inputs(args: argparse.Namespace) -> None:
             raise SeqatacInputError(
                 f"--{name.replace('_', '-')} {str(value)!r} is also the input --{given.replace('_', '-')}: writing "
                 "it would destroy that input. Fix: write to another path."
+            )
+
+
+def check_new_obs_column(adata, key: str, *, data: str = "the input") -> None:
+    """Refuse to write ``obs[key]`` (``--key-added``) over a column of the user's own: one that a seqatac label
+    transfer wrote before (recorded in ``uns[key]``) may be replaced, any other would be lost in the output."""
+    for column in (key, f"{key}_confidence"):
+        if column in adata.obs and key not in adata.uns:
+            raise SeqatacInputError(
+                f"{data} already has an obs column {column!r}, which the labels would overwrite in the output. "
+                "Fix: pass --key-added with a new column name."
             )
 
 

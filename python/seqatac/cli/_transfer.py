@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import _keys
 from .._errors import SeqatacInputError
 from .._utils import atomic_path, write_h5ad
-from ._common import add_threads, fraction, output_file, positive_int, read_h5ad, seed
+from ._common import add_threads, check_new_obs_column, fraction, output_file, positive_int, read_h5ad, seed
 
 #: the obsm key each --joint-embedding method writes by default, and the uns key of its run record
 _JOINT_METHODS = {"spectral": ("X_spectral", "spectral"), "lsi": (_keys.LSI_OBSM, _keys.LSI_UNS)}
@@ -139,6 +139,7 @@ def _transfer_labels(args) -> None:
         if not args.assume_shared_space:
             _check_shared_space(reference, query, key)
     key_added = args.key_added or f"{args.label_key}_transferred"
+    check_new_obs_column(query, key_added, data=f"the query {str(args.query)!r}")
     transfer_labels(reference, query, embedding_key=key, label_key=args.label_key, method=args.method,
                     n_neighbors=args.k, min_confidence=args.min_confidence, metric=args.metric, key_added=key_added)
     query.uns[key_added]["params"]["joint_embedding"] = args.joint_embedding or "none"

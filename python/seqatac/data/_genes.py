@@ -176,7 +176,7 @@ def _read_file(source: str | os.PathLike, feature: str) -> pd.DataFrame:
         CHROM: records["seqname"].astype(str).to_numpy(),
         START: records["start"].to_numpy(),
         END: records["end"].to_numpy(),
-        "strand": records["strand"].astype(str).to_numpy(),
+        "strand": records["strand"].astype(object).fillna(".").astype(str).to_numpy(),  # gtfparse reads "." as null
         "gene_name": _first_present(attributes, _NAME_KEYS),
         "gene_id": _first_present(attributes, _ID_KEYS),
     })

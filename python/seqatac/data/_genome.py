@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import _keys
 from .._errors import SeqatacInputError, SeqatacWarning
-from .._utils import atomic_path
+from .._utils import atomic_path, why_missing
 from ._fasta_checks import check_fasta_file, stale_index_reason
 from ._regions import chrom_key
 from ._sequence import N_CODE, encode_sequence
@@ -67,7 +67,8 @@ class Genome:
 
         self.path = Path(fasta_path)
         if not self.path.exists():
-            raise SeqatacInputError(f"FASTA file {str(self.path)!r} does not exist; pass the path of the genome FASTA.")
+            raise SeqatacInputError(f"FASTA file {str(self.path)!r} {why_missing(self.path)}; pass the path of the "
+                                    "genome FASTA.")
         check_fasta_file(self.path)
         index = Path(f"{self.path}.fai")
         _discard_stale_index(self.path, index)

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from .._errors import SeqatacInputError, SeqatacWarning
 from .._keys import CHROM, END, START
+from .._utils import why_missing
 from ._filters import _binarized
 from ._regions import parse_intervals, parse_regions
 from ._validate import _write_coordinates, check_sparse_structure, validate_atac
@@ -163,7 +164,7 @@ def read_h5ad(path: str | os.PathLike, *, backed: str | None = None) -> ad.AnnDa
 def _existing(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.exists():
-        raise SeqatacInputError(f"{path} does not exist. Fix: check the path to the input file.")
+        raise SeqatacInputError(f"{path} {why_missing(path)}. Fix: check the path to the input file.")
     return path
 
 

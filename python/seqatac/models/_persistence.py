@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from .._errors import SeqatacInputError
-from .._utils import atomic_directory
+from .._utils import atomic_directory, why_missing
 
 CONFIG_FILE = "config.json"
 
@@ -67,6 +67,9 @@ def read_config(dir_path: str | Path, *, model: str, title: str, format_version:
     """
     dir_path = Path(dir_path)
     path = dir_path / CONFIG_FILE
+    if not dir_path.is_dir():
+        raise SeqatacInputError(f"the model directory {str(dir_path)!r} {why_missing(dir_path)}. Fix: pass the "
+                                f"directory written by {title}.save() (e.g. a fit command's OUT/model).")
     if not path.is_file():
         raise SeqatacInputError(
             f"{str(dir_path)!r} holds no saved {title} model ({CONFIG_FILE} missing). Fix: pass the directory "
@@ -195,7 +198,7 @@ def read_weights(path: str | Path, *, map_location="cpu") -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise SeqatacInputError(f"{str(path)!r} does not exist. Fix: copy the whole saved model or checkpoint "
+        raise SeqatacInputError(f"{str(path)!r} {why_missing(path)}. Fix: copy the whole saved model or checkpoint "
                                 "directory, or save it again.")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from .._errors import SeqatacInputError
-from .._utils import atomic_path
+from .._utils import atomic_path, why_missing
 from ..data import coordinate_columns, parse_regions
 from ._schema import (
     RECORD_UNS,
@@ -254,7 +254,7 @@ def read_rds(path: str | os.PathLike, *, assay: str | None = None) -> AnnData:
     """
     path = Path(path)
     if not path.is_file():
-        raise SeqatacInputError(f"{path} does not exist. Fix: check the path of the .rds file.")
+        raise SeqatacInputError(f"{path} {why_missing(path)}. Fix: check the path of the .rds file.")
     ro = _r()
     import anndata2ri
     from rpy2.rinterface_lib.embedded import RRuntimeError
