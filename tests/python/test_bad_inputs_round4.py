@@ -220,3 +220,17 @@ def test_a_gtf_without_strands_names_the_genes_and_their_dot(tmp_path):
     assert genes["strand"].tolist() == ["."]
     with pytest.warns(SeqatacWarning, match=r"1 gene\(s\) have no \+/- strand \(e\.g\. G1: '\.'\)"):
         gene_activity(_peaks_on(["chr1"]), genes)
+
+
+def test_cells_without_counts_are_named_when_the_data_are_validated():
+    from seqatac.data import validate_atac
+
+    adata = _peaks_on(["chr1"])
+    X = adata.X.toarray()
+    X[2] = 0
+    with pytest.warns(SeqatacWarning, match=r"1 of 8 cells have no counts .*filter_cells\(adata, min_peaks=1\)"):
+        validate_atac(ad.AnnData(sp.csr_matrix(X), obs=adata.obs, var=adata.var))
+    X[X == 0] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate_atac(ad.AnnData(X, obs=adata.obs, var=adata.var))

@@ -92,7 +92,20 @@ def validate_atac(adata: ad.AnnData) -> pd.DataFrame:
         "peaks by their coordinates (chr1:100-200) or call adata.var_names_make_unique()."
     )
     check_counts(adata.X, "adata.X", warn_non_integer=True)
+    _warn_empty_cells(adata)
     return regions
+
+
+def _warn_empty_cells(adata: ad.AnnData) -> None:
+    """Cells without a single count get the same, uninformative embedding from every method: name them."""
+    X = adata.X
+    counts = np.asarray((X != 0).sum(axis=1)).ravel() if sp.issparse(X) else np.count_nonzero(X, axis=1)
+    empty = np.flatnonzero(counts == 0)
+    if len(empty):
+        warnings.warn(
+            f"{len(empty):,} of {adata.n_obs:,} cells have no counts (e.g. {_examples(adata.obs_names[empty])}): "
+            "every method gives them the same, uninformative embedding. Fix: drop them first "
+            "(seqatac.data.filter_cells(adata, min_peaks=1)).", SeqatacWarning, stacklevel=3)
 
 
 def _check_unique(names: pd.Index, what: str, consequence_and_fix: str) -> None:
