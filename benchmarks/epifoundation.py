@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python benchmarks/epifoundation.py memory  [--lengths 512 1000 2000 4000 8000 12000]
-    python benchmarks/epifoundation.py quality [--pretrain-epochs 1] [--annotate-epochs 6] [--expression-epochs 4]
+    python benchmarks/epifoundation.py quality [--pretrain-epochs 1] [--annotate-epochs 30] [--expression-epochs 4]
     python benchmarks/epifoundation.py decoders [--epochs 30]
 
 ``memory`` runs one cell of L tokens through the reference encoder (d 512, 6 layers, 8 heads, FFN 1,024, a
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,9 @@ REFERENCE_PEAKS = 100_000
 # max_genes covers every gene of the medium data, so each step sees all of a cell's (balanced) genes
 QUALITY_ARCHITECTURE = dict(preset="small", d_model=64, n_layers=2, n_heads=4, d_ff=128, max_len=512,
                             max_genes=4096, dropout=0.1, decoder="inner_product")
-TRAINING = dict(lr=3e-3, max_tokens=16_384, max_cells=32, n_threads=2)
+# every other training option is the engine's default (TrainingOptions.for_task: the "small" preset's learning
+# rate, and for annotation TASK_DEFAULTS: early stopping, head warm-up, class weights), as in `make demo`
+TRAINING = dict(n_threads=2)
 # prediction reads up to 2,048 open peaks per cell (the medium data: median 1,238, at most 4,358; more only
 # costs time, there is no positional embedding to outgrow)
 INFERENCE = dict(max_len=2048, n_threads=2)
@@ -163,6 +166,7 @@ def quality(epochs: dict, seed: int, workdir: Path, preset: str = "medium",
     from seqatac.metrics import annotation_metrics, benchmark
     from seqatac.models import EpiFoundation
     from seqatac.models.epifoundation import bin_expression
+    from seqatac.models.epifoundation._train import TrainingOptions
     from seqatac.simulate import simulate_atac
     from sklearn.neighbors import KNeighborsClassifier
 
@@ -255,7 +259,11 @@ def quality(epochs: dict, seed: int, workdir: Path, preset: str = "medium",
                  **{f"expression (from {start})": h for start, h in expression_histories.items()}}
     result |= {
         "architecture": {**QUALITY_ARCHITECTURE, "parameters": sum(p.numel() for p in model.module.parameters())},
-        "training": {**TRAINING, "epochs": epochs}, "inference": INFERENCE,
+        "training": {**TRAINING, "epochs": epochs, "epochs_run": {name: len(h) for name, h in histories.items()},
+                     "resolved": {task: {k: v for k, v in asdict(TrainingOptions.for_task(
+                         task, {**TRAINING, "max_epochs": epochs[task]}, QUALITY_ARCHITECTURE["preset"])).items()
+                         if k not in ("checkpoint_dir", "resume", "verbose")} for task in epochs}},
+        "inference": INFERENCE,
         "annotation": {"lsi_knn": lsi_annotation, "epifoundation": epi_annotation,
                        "accuracy_at_least_lsi_knn": epi_annotation["accuracy"] >= lsi_annotation["accuracy"]},
         "expression": {
@@ -315,7 +323,9 @@ def _plot_quality(result: dict, activity_pearson: np.ndarray, epi_pearson: dict[
     axes[2].set(xlabel="epoch", ylabel="loss / first-epoch loss", title="Training loss")
     axes[2].legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(RESULTS / "epifoundation_quality.png") as tmp:
+    name = "epifoundation_quality.png" if result["data"]["preset"] == "medium" else \
+        f"epifoundation_quality_{result['data']['preset']}.png"
+    with atomic_path(RESULTS / name) as tmp:
         fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
@@ -389,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     forward.add_argument("--threads", type=int, default=2)
     qual = commands.add_parser("quality")
     qual.add_argument("--pretrain-epochs", type=int, default=1)
-    qual.add_argument("--annotate-epochs", type=int, default=6)
+    qual.add_argument("--annotate-epochs", type=int, default=30, help="at most (early stopping); the engine's default")
     qual.add_argument("--expression-epochs", type=int, default=4)
     qual.add_argument("--seed", type=int, default=0)
     qual.add_argument("--preset", default="medium", help="simulator preset (medium for the report; tiny to smoke-test)")
