@@ -34,7 +34,7 @@
 #'   annotation only `class_weight` (`"balanced"` or `NULL`) and
 #'   `label_smoothing`. Options not given take the engine's defaults of each stage (for annotation:
 #'   `max_len = 512`, `validation_fraction = 0.1`, `patience = 5`, `class_weight = "balanced"`,
-#'   `label_smoothing = 0.1`, `head_warmup_epochs = 5`).
+#'   `label_smoothing = 0.1`, `head_warmup_epochs = 5` from an LSI start, else 0).
 #'
 #' @return `x` with, for SingleCellExperiment, `reducedDim(x, name)` (cells x `d_model`), colData
 #'   `<name>_cell_type` (a factor whose levels are the trained cell types) and `<name>_confidence`

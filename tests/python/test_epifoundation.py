@@ -215,6 +215,20 @@ def test_each_preset_trains_at_its_own_learning_rate_unless_told():
     assert model.params["pretrain_training"]["lr"] == PRESET_LR["tiny"]
 
 
+def test_annotation_warms_the_head_up_over_an_lsi_start_only():
+    atac, rna = planted_data(n_cells=32)
+    fresh = EpiFoundation(atac, random_state=0, **TINY)
+    fresh.fit("annotate", labels_key="cell_type", max_epochs=1, **FIT)  # LSI start: the measured 5 head-only epochs
+    assert fresh.params["annotate_training"]["head_warmup_epochs"] == 5
+    pretrained = EpiFoundation(atac, rna, random_state=0, **TINY)
+    pretrained.pretrain(max_epochs=1, **FIT)
+    # over a pre-trained encoder the probe stayed at chance
+    pretrained.fit("annotate", labels_key="cell_type", max_epochs=1, **FIT)
+    assert pretrained.params["annotate_training"]["head_warmup_epochs"] == 0
+    pretrained.fit("annotate", labels_key="cell_type", max_epochs=1, head_warmup_epochs=2, **FIT)  # the caller's
+    assert pretrained.params["annotate_training"]["head_warmup_epochs"] == 2
+
+
 # ----------------------------------------------------------------------------------------- encoder
 
 

@@ -225,7 +225,7 @@ def add_commands(commands) -> None:
     epifoundation.add_argument("--label-smoothing", type=float, default=None, help="annotate (default 0.1)")
     epifoundation.add_argument("--head-warmup-epochs", type=int, default=None,
                                help="epochs in which only the task's head learns (a linear probe) before every "
-                                    "weight does (annotate default 5, else 0)")
+                                    "weight does (annotate from an LSI start: default 5, else 0)")
     epifoundation.add_argument("--peak-init", choices=["auto", "lsi", "none"], default="auto",
                                help="annotate: start the encoder from the LSI of the training cells (auto: when "
                                     "the model is untrained)")

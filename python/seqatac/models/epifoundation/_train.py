@@ -138,7 +138,8 @@ PRESET_LR: dict[str, float] = {"reference": 1e-4, "small": 3e-3, "tiny": 3e-3}
 
 #: Defaults of fit(mode="annotate") for the options a caller leaves out (the fields' defaults are those of
 #: pre-training and expression). Measured on the two real sets without paired RNA, CPU, "small" preset
-#: (benchmarks/realdata_epifoundation.py).
+#: (benchmarks/realdata_epifoundation.py); the head warm-up applies to an LSI start only (fit() sets 0 over a
+#: pre-trained encoder, where it stayed at chance: benchmarks/epifoundation.py).
 TASK_DEFAULTS: dict[str, dict] = {
     "annotate": dict(lr=1e-3, max_epochs=30, max_len=512, validation_fraction=0.1, patience=5,
                      class_weight="balanced", label_smoothing=0.1, head_warmup_epochs=5),
