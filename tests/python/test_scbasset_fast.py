@@ -68,3 +68,22 @@ def test_recipe_options_are_validated(tiny):
         model.fit(cell_init="pca", max_steps=1, verbose=False)
     with pytest.raises(SeqatacInputError, match="head_lr"):
         model.fit(head_lr=0.0, max_steps=1, verbose=False)
+
+
+def test_fast_recipe_keeps_its_lsi_start_while_the_tower_learns(tiny):
+    from seqatac.models.scbasset._recipes import initialise_cell_head
+
+    probe = ScBasset(tiny.atac, tiny.genome, random_state=0, **SMALL_NET)
+    initialise_cell_head(probe.module, probe._targets, probe.splits["train"], seed=probe._train_seed)
+    start = probe.get_latent_representation()[:, 1:].ravel()  # column 0 is the shared direction
+
+    def drift(**kwargs):
+        model = ScBasset(tiny.atac, tiny.genome, random_state=0, **SMALL_NET)
+        model.fit(max_steps=24, recipe="fast", n_threads=1, verbose=False, early_stopping=False, **kwargs)
+        return model, 1 - np.corrcoef(model.get_latent_representation()[:, 1:].ravel(), start)[0, 1]
+
+    fast, kept = drift()
+    assert fast.params["training"]["head_lr"] == pytest.approx(fast.params["training"]["lr"] / 100)
+    _, moved = drift(head_lr=0.01)  # the head at the tower's learning rate
+    assert kept < 1e-3  # measured 1e-6
+    assert moved > 5e-3  # measured 0.015

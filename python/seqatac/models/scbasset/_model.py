@@ -305,17 +305,18 @@ class ScBasset(SequenceAnalysisMixin):
             Progress bars (epochs with loss/auROC/ETA, and steps).
         recipe
             ``"authors"`` (default: the paper's recipe, random cell embedding, one learning rate) or
-            ``"fast"`` (issue 18): the cell embedding starts from LSI of the training peaks and the cell
-            head's learning rate warms up linearly over the first epoch. On the simulator's ``small`` the
-            embedding then matches LSI's label score from the start instead of sitting at chance for ~30
-            epochs. Details and measurements: :mod:`seqatac.models.scbasset._recipes` and
+            ``"fast"`` (issue 18): the cell embedding starts from LSI of the training peaks, and the cell
+            head learns at ``lr / 100``, warming up linearly over the first epoch, so that the tower learns
+            to read that embedding. On the simulator's ``small`` the embedding then keeps 99 % of LSI's
+            label score while the tower trains, instead of sitting at chance for ~30 epochs. Details and measurements: :mod:`seqatac.models.scbasset._recipes` and
             ``benchmarks/REPORT.md`` ("scBasset time to quality"). The next three arguments override a
             recipe's choices (None: the recipe's value).
         cell_init
             ``"random"`` (He-normal, the authors') or ``"lsi"``; applied only to an untrained model (a
             resume restores the checkpoint's weights instead).
         head_lr
-            Learning rate of the cell head (embedding + intercept), a separate Adam group (None: ``lr``).
+            Learning rate of the cell head (embedding + intercept), a separate Adam group (None: ``lr``
+            for the authors' recipe, ``lr / 100`` for the fast one).
         head_warmup_epochs
             Epochs over which the cell head's learning rate ramps linearly from 0 (authors 0, fast 1).
 

@@ -22,8 +22,14 @@ close to its random start for tens of epochs (label score at chance for ~30 epoc
     The sequence tower starts random, so for the first epoch the cell head's learning rate ramps linearly
     from 0 to its value: the tower first learns to produce peak embeddings that the LSI cell embedding can
     read instead of the embedding drifting to fit random tower features.
-``head_lr`` (fast: = ``lr``)
-    Learning rate of the cell head (weights + intercept), an Adam parameter group of its own.
+``head_lr`` (fast: ``lr / 100``)
+    Learning rate of the cell head (weights + intercept), an Adam parameter group of its own. At the tower's
+    ``lr`` (0.01), Adam moves every embedding entry by up to 0.01 a step whatever the gradient's size, and
+    the gradients a still-untrained tower sends are mostly noise: on ``small`` the LSI start's label score
+    (k = 50) fell from 0.838 to 0.755 in 9 epochs and to 0.643 by epoch 16, while the tower learnt. At
+    ``lr / 100`` it stayed at 0.838 (0.835 at ``lr / 10``) with the same validation auROC after 9 epochs
+    (0.783 vs 0.790 at ``lr``, 0.782 at ``lr / 10``), so the sequence tower learns to read the LSI
+    embedding instead of the embedding drifting to fit it.
 
 The schedule is a function of the global step only, so a resumed run recomputes the same learning rates:
 determinism by seed and exact resume hold for every recipe.
@@ -45,6 +51,8 @@ SHARED_COLUMN = 1.0
 
 #: Option values the fast recipe sets when the caller leaves them at None.
 FAST_DEFAULTS = {"cell_init": "lsi", "head_warmup_epochs": 1.0}
+#: The fast recipe's cell-head learning rate, as a fraction of ``lr`` (when ``head_lr`` is left at None).
+FAST_HEAD_LR_FRACTION = 0.01
 AUTHORS_DEFAULTS = {"cell_init": "random", "head_warmup_epochs": 0.0}
 
 

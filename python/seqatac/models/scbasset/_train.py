@@ -18,7 +18,7 @@ from ..._utils import is_whole
 from ...data import codes_to_onehot
 from .. import _training as T
 from ._data import augment_codes, epoch_batches
-from ._recipes import RECIPES, head_lr_factor, initialise_cell_head, recipe_defaults
+from ._recipes import FAST_HEAD_LR_FRACTION, RECIPES, head_lr_factor, initialise_cell_head, recipe_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ class TrainingOptions:
                 raise SeqatacInputError(f"{name} must be a positive integer or None, got {value!r}.")
         if not self.lr > 0:
             raise SeqatacInputError(f"lr must be > 0, got {self.lr!r}.")
+        if self.recipe == "fast" and self.head_lr is None:
+            self.head_lr = self.lr * FAST_HEAD_LR_FRACTION
         if not is_whole(self.shift_max) or self.shift_max < 0:
             raise SeqatacInputError(f"shift_max must be an integer >= 0, got {self.shift_max!r}.")
         if self.resume and self.checkpoint_dir is None:
