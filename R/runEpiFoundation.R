@@ -18,8 +18,9 @@
 #'   listing these.
 #' @param pretrain_epochs,annotate_epochs Epochs of peak-to-gene pre-training (needs `rna`) and of
 #'   cell-type fine-tuning (needs `labels`; at most, annotation stops early). Without `rna`, annotation
-#'   trains from scratch: the peak embedding starts from the LSI loadings of the labelled cells and
-#'   10 % of them are held in to stop early and keep the best epoch.
+#'   trains from scratch: the peak embedding starts from the LSI loadings of all cells (unlabelled query
+#'   cells in the same object included: LSI reads no labels) and 10 % of the labelled cells are held in
+#'   to stop early and keep the best epoch.
 #' @param expression_epochs Epochs of expression-level fine-tuning (needs `rna`; 0 skips it), which
 #'   [predictExpression()] needs. The stages run in the order pre-training, expression, annotation,
 #'   each fine-tuning all weights of the one model; for separately fine-tuned models call

@@ -5,7 +5,7 @@ Folds, data and the kNN scoring come from ``benchmarks/realdata.py`` (imported, 
 5-fold splits shuffled with each seed; every cell is predicted once, by the model trained on the other four
 folds, and accuracy / macro-F1 / per-type recall are computed over all cells (as ``realdata.py`` scores its
 kNN annotation). LSI and spectral embed all cells unsupervised (as in ``realdata.py``); EpiFoundation sees
-only the training folds (its LSI start included).
+only the training folds (its LSI start included), except in ``with_query``.
 
 Variants (``--variants``; each trains ``EpiFoundation(train, preset="auto")`` — "small" on a CPU — and
 ``fit("annotate")``):
@@ -17,7 +17,11 @@ Variants (``--variants``; each trains ``EpiFoundation(train, preset="auto")`` �
 - ``no_lsi_init``: ``peak_init=None`` (the random start);
 - ``gene_activity_pretrain``: LSI start, then ATAC-only pre-training against Signac-style gene activity of
   the training cells (``seqatac.baselines.gene_activity`` over ``seqatac.data.gene_annotation("hg19")``,
-  protein-coding genes) for ``--pretrain-epochs``, then the default annotation fine-tuning.
+  protein-coding genes) for ``--pretrain-epochs``, then the default annotation fine-tuning;
+- ``with_query``: the defaults on all cells with the held-out fold's labels removed — the cross-sample recipe
+  (reference and query in one AnnData, the query unlabelled): the query cells shape the LSI start, which
+  reads no labels, just as they shape the LSI embedding of the LSI + kNN baseline; training, early stopping
+  and the class weights see the labelled cells only.
 
 Writes ``benchmarks/results/realdata_epifoundation.json`` and ``.md`` (tables, per-type recall, wall time per
 fold, the commands and the load averages; with ``--seeds N`` > 1, ``realdata_epifoundation_Nseeds.*``). A run adds its datasets and variants to the results already there
@@ -43,6 +47,7 @@ VARIANTS = {
     "no_class_weight": "defaults but class_weight=None",
     "no_lsi_init": "defaults but peak_init=None (random peak embedding)",
     "gene_activity_pretrain": "LSI start + ATAC-only pre-training on gene activity (hg19), then defaults",
+    "with_query": "defaults, the held-out cells given unlabelled (they enter the LSI start only)",
 }
 BASELINES = {"lsi": "LSI (defaults) + 15-NN", "spectral": "spectral (defaults) + 15-NN"}
 
@@ -70,11 +75,20 @@ def gene_table():
         return None, str(error).splitlines()[0]
 
 
-def train_and_predict(variant: str, train, test, *, seed: int, threads: int, genes, pretrain_epochs: int):
-    """Held-out labels of ``test`` by a model trained on ``train``, and what the run did."""
+def train_and_predict(variant: str, adata, train_index, test_index, *, seed: int, threads: int, genes,
+                      pretrain_epochs: int):
+    """Held-out labels of the cells at ``test_index`` by a model trained on those at ``train_index``, and
+    what the run did."""
     from seqatac.baselines import gene_activity
     from seqatac.models import EpiFoundation
 
+    test = adata[test_index].copy()
+    if variant == "with_query":
+        train = adata.copy()
+        train.obs["cell_type"] = train.obs["cell_type"].astype(object)
+        train.obs.iloc[test_index, train.obs.columns.get_loc("cell_type")] = np.nan
+    else:
+        train = adata[train_index].copy()
     EpiFoundation.setup_anndata(train, labels_key="cell_type")
     fit = {"verbose": False, "n_threads": threads}
     extra = {}
@@ -124,7 +138,7 @@ def run_dataset(name: str, spec: dict, args, genes) -> dict:
             for index, (train, test) in enumerate(folds_by_seed[seed]):
                 started = time.perf_counter()
                 predicted[test], info = train_and_predict(
-                    variant, adata[train].copy(), adata[test].copy(), seed=seed, threads=args.threads, genes=genes,
+                    variant, adata, train, test, seed=seed, threads=args.threads, genes=genes,
                     pretrain_epochs=args.pretrain_epochs)  # fmt: skip
                 wall = round(time.perf_counter() - started, 1)
                 folds.append({"seed": seed, "fold": index, "wall_s": wall, "load_average": load_average(), **info})

@@ -145,6 +145,23 @@ def test_lsi_start_of_the_peak_embedding_is_seeded_and_skips_closed_peaks():
         model.initialise_peak_embedding(n_components=64)
 
 
+def test_unlabelled_query_cells_enter_the_lsi_start_of_annotation_but_not_its_training():
+    atac, _ = planted_data(n_cells=48)
+    atac.obs["cell_type"] = atac.obs["cell_type"].astype(object)
+    atac.obs.iloc[30:, atac.obs.columns.get_loc("cell_type")] = np.nan  # 18 query cells without a label
+    EpiFoundation.setup_anndata(atac, labels_key="cell_type")
+    options = dict(max_epochs=2, head_warmup_epochs=1, validation_fraction=0, patience=None, **FAST)
+    auto = EpiFoundation(atac, random_state=0, **TINY)
+    auto.fit("annotate", **options)  # peak_init="auto": LSI of all 48 cells
+    assert auto.params["peak_init"]["n_cells"] == 48
+    assert auto.params["annotate_training"]["n_training_cells"] == 30
+    by_hand = EpiFoundation(atac, random_state=0, **TINY)
+    by_hand.initialise_peak_embedding(atac)
+    by_hand.fit("annotate", peak_init=None, **options)
+    for (name, a), (_, b) in zip(auto.module.state_dict().items(), by_hand.module.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
 def test_transfer_through_the_head_writes_what_tl_transfer_labels_writes():
     atac, _ = planted_data(n_cells=96)
     reference, query = atac[:72].copy(), atac[72:].copy()

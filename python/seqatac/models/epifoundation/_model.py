@@ -322,7 +322,9 @@ class EpiFoundation(PredictionMixin):
         """Fine-tune all weights for cell-type annotation or expression-level prediction.
 
         Annotation works from scratch, without paired RNA or pre-training: with ``peak_init="auto"`` an
-        untrained model's peak embedding starts from the LSI loadings of the training cells, and the
+        untrained model's peak embedding starts from the LSI loadings of all cells in ``adata`` (LSI reads
+        no labels, so unlabelled query cells given with a missing label shape it too, as they shape an LSI
+        embedding that a kNN vote transfers labels in), and the
         annotation defaults below (CPU-sized; no learning rate to hunt) hold out 10 % of the cells to stop
         early and keep the best epoch.
 
@@ -336,10 +338,11 @@ class EpiFoundation(PredictionMixin):
             Cells to train on (default: the model's data) and, for ``"expression"``, their paired RNA.
         labels_key
             ``obs`` column of cell types (default: the one given to :meth:`setup_anndata`). Cells with a
-            missing label are not used.
+            missing label are not trained on; in annotation they still enter the LSI start.
         peak_init
             ``"auto"`` (default): for annotation, ``"lsi"`` when no task has trained the model yet, else keep
-            the weights; ``"lsi"``: :meth:`initialise_peak_embedding` on the training cells first; None: keep.
+            the weights; ``"lsi"``: :meth:`initialise_peak_embedding` on the cells first (for annotation all
+            of them, labelled or not); None: keep.
         **training
             As :meth:`pretrain`, plus ``max_len`` (peaks sampled per cell and step; default the model's),
             ``validation_fraction`` (held-in share of the cells, stratified by type in annotation; default 0),
@@ -395,7 +398,7 @@ class EpiFoundation(PredictionMixin):
         data, mapping = self._token_data(target, task="annotate", labels_key=labels_key)
         cells = np.flatnonzero(data.labels >= 0)
         self.params["labels_key"] = str(labels_key)
-        self._peak_init(peak_init, data, cells, auto=not self.trained)
+        self._peak_init(peak_init, data, np.arange(len(data)), auto=not self.trained)
         return self._train(data, mapping, cells, "annotate", options)
 
     def initialise_peak_embedding(self, adata: AnnData | None = None, *, n_components: int | None = None,
