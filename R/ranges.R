@@ -91,7 +91,8 @@
 }
 
 # Inside a worker: an AnnData (cells x peaks) from a sparse payload, peak ranges, cell names and
-# optional cell annotations (a named list of vectors, stored as categorical obs columns).
+# optional cell annotations (a named list of vectors, stored as categorical obs columns; NA stays missing,
+# so that, e.g., cells without a label are unlabelled rather than a type called "NA").
 .anndata_from_r <- function(payload, ranges, cells, obs_columns = list()) {
     anndata <- reticulate::import("anndata", convert = FALSE)
     pd <- reticulate::import("pandas", convert = FALSE)
@@ -103,8 +104,12 @@
     ), index = pd$Index(array(as.character(ranges$name)), dtype = "object"))
     obs <- pd$DataFrame(index = pd$Index(array(as.character(cells)), dtype = "object"))
     for (column in names(obs_columns)) {
-        values <- pd$Categorical(array(as.character(obs_columns[[column]])))
-        reticulate::py_set_item(obs, column, values)
+        values <- as.character(obs_columns[[column]])
+        categories <- sort(unique(values[!is.na(values)]), method = "radix")  # pandas' order
+        codes <- match(values, categories) - 1L
+        codes[is.na(codes)] <- -1L  # pandas' code for a missing value
+        reticulate::py_set_item(obs, column, pd$Categorical$from_codes(
+            np$asarray(array(codes), dtype = "int64"), categories = pd$Index(array(categories), dtype = "object")))
     }
     anndata$AnnData(X = .csr_to_python(payload), obs = obs, var = var)
 }

