@@ -105,11 +105,10 @@
     obs <- pd$DataFrame(index = pd$Index(array(as.character(cells)), dtype = "object"))
     for (column in names(obs_columns)) {
         values <- as.character(obs_columns[[column]])
-        categories <- sort(unique(values[!is.na(values)]), method = "radix")  # pandas' order
-        codes <- match(values, categories) - 1L
-        codes[is.na(codes)] <- -1L  # pandas' code for a missing value
+        # levels in pandas' order; .column_part codes NA as -1, pandas' missing value
+        part <- .column_part(factor(values, levels = sort(unique(values[!is.na(values)]), method = "radix")))
         reticulate::py_set_item(obs, column, pd$Categorical$from_codes(
-            np$asarray(array(codes), dtype = "int64"), categories = pd$Index(array(categories), dtype = "object")))
+            np$asarray(part$codes, dtype = "int64"), categories = pd$Index(part$levels, dtype = "object")))
     }
     anndata$AnnData(X = .csr_to_python(payload), obs = obs, var = var)
 }

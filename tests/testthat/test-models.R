@@ -97,8 +97,8 @@ test_that("runEpiFoundation annotates without paired RNA with the engine's annot
     expect_identical(options$max_cells, 64L)  # and the options given still apply
     expect_setequal(levels(sce$EpiFoundation_cell_type), unique(truth))
     expect_false(anyNA(sce$EpiFoundation_cell_type))  # the unlabelled cells are predicted too
-    # 0.27 on the 4 types of the example; on these 150 cells accuracy varies with the seed (0.37-0.59 at
-    # seeds 1-4 with this fifth unlabelled), so the margin is modest
+    # majority: 0.27 on the 4 types of the example; on these 150 cells accuracy varies with the seed
+    # (0.37-0.59 at seeds 1-4 with this fifth unlabelled, 0.34 at seed 6), so the margin is modest
     majority <- max(prop.table(table(truth)))
     expect_gt(mean(as.character(sce$EpiFoundation_cell_type) == truth), majority + 0.1)
 })
