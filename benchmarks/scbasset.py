@@ -606,6 +606,7 @@ def time_to_quality(args) -> None:
     from seqatac.baselines import lsi
     from seqatac.metrics import label_score
     from seqatac.models import ScBasset
+    from seqatac.models.scbasset import CPU_ARCHITECTURE
     from seqatac.models.scbasset._recipes import initialise_cell_head
     from seqatac.simulate import simulate_atac
 
@@ -628,20 +629,25 @@ def time_to_quality(args) -> None:
     ScBasset.setup_anndata(adata, batch_key=result["batch_key"])
     root = Path(args.checkpoint_dir or RESULTS.parent / ".checkpoints")
     for recipe in args.recipes:
-        model = ScBasset(adata, sim.genome, random_state=args.seed, **architecture)
+        recipe_architecture = dict(architecture)
+        if recipe == "fast" and args.fast_architecture:  # e.g. "cpu": seqatac's CPU preset for this recipe only
+            recipe_architecture.update(CPU_ARCHITECTURE if args.fast_architecture == "cpu"
+                                       else json.loads(args.fast_architecture))
+        model = ScBasset(adata, sim.genome, random_state=args.seed, **recipe_architecture)
         checkpoint = root / f"ttq_{args.preset}{args.suffix}_seed{args.seed}_{recipe}"
         if checkpoint.exists():
             import shutil
             shutil.rmtree(checkpoint)
         if recipe == "fast":  # epoch 0 of the fast recipe: what fit(recipe="fast") starts from
-            probe = ScBasset(adata, sim.genome, random_state=args.seed, **architecture)
+            probe = ScBasset(adata, sim.genome, random_state=args.seed, **recipe_architecture)
             initialise_cell_head(probe.module, probe._targets, probe.splits["train"], seed=probe._train_seed)
             start_embedding = probe.get_latent_representation()
         else:
             start_embedding = model.get_latent_representation()
         records = [{"epoch": 0, "train_seconds": 0.0, "label_score_k50": float(label_score(start_embedding, labels, k=50)),
                     "load_1min": load_average()}]
-        entry = {"parameters": int(model.module.n_parameters), "records": records}
+        entry = {"parameters": int(model.module.n_parameters), "architecture": recipe_architecture,
+                 "records": records}
         result["recipes"][recipe] = entry
         print(f"== {recipe}: {model}; epoch 0 label score {records[0]['label_score_k50']:.4f} (LSI {lsi_score:.4f})",
               flush=True)
@@ -696,7 +702,7 @@ def ttq_analyses(args) -> None:
     adata, truth = sim.atac, sim.truth
     labels = adata.obs["cell_type"].astype(str).to_numpy()
     ScBasset.setup_anndata(adata, batch_key=run.get("batch_key"))
-    model = ScBasset(adata, sim.genome, random_state=args.seed, **run.get("architecture", {}))
+    model = ScBasset(adata, sim.genome, random_state=args.seed, **entry.get("architecture", run.get("architecture", {})))
     checkpoint = Path(args.checkpoint_dir or RESULTS.parent / ".checkpoints") / \
         f"ttq_{args.preset}{args.suffix}_seed{args.seed}_{args.recipe}"
     model.fit(max_epochs=entry["final"]["epochs"], recipe=args.recipe, checkpoint_dir=checkpoint, resume=True,
@@ -838,6 +844,8 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=12.0, help="training wall-time budget of each recipe")
     p.add_argument("--max-epochs", type=int, default=1000)
     p.add_argument("--architecture", default=None, help="JSON of ScBasset architecture options (default: authors')")
+    p.add_argument("--fast-architecture", default=None,
+                   help="architecture of the fast recipe only, over --architecture: 'cpu' (CPU_ARCHITECTURE) or JSON")
     p.add_argument("--suffix", default="", help="appended to the result file name")
     p.add_argument("--bc-lambda", type=float, default=None,
                    help="train scBasset-BC (batch path on obs['batch']) with this L2 on the cell embedding")

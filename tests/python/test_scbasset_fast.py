@@ -87,3 +87,14 @@ def test_fast_recipe_keeps_its_lsi_start_while_the_tower_learns(tiny):
     _, moved = drift(head_lr=0.01)  # the head at the tower's learning rate
     assert kept < 1e-3  # measured 1e-6
     assert moved > 5e-3  # measured 0.015
+
+
+def test_cpu_architecture_is_the_stated_narrower_cropped_tower(tiny):
+    from seqatac.models.scbasset import CPU_ARCHITECTURE
+
+    model = ScBasset(tiny.atac, tiny.genome, **CPU_ARCHITECTURE)
+    authors = ScBasset(tiny.atac, tiny.genome)
+    n = tiny.atac.n_obs
+    assert model.module.n_parameters == 903_682 + 33 * n  # the figure in _recipes' docstring
+    assert authors.module.n_parameters == 4_513_960 + 33 * n
+    assert model.seq_len == 512 and model._peak_codes().shape == (tiny.atac.n_vars, 512)

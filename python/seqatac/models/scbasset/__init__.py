@@ -2,10 +2,12 @@
 
 from ._data import PeakTargets, augment_codes, split_peaks
 from ._model import ScBasset
+from ._recipes import CPU_ARCHITECTURE
 from ._module import NormalizedOutput, ScBassetConfig, ScBassetModule
 
 __all__ = [
     "ScBasset",
+    "CPU_ARCHITECTURE",
     "ScBassetModule",
     "ScBassetConfig",
     "NormalizedOutput",

@@ -309,8 +309,9 @@ class ScBasset(SequenceAnalysisMixin):
             head learns at ``lr / 100``, warming up linearly over the first epoch, so that the tower learns
             to read that embedding. On the simulator's ``small`` the embedding then keeps 99 % of LSI's
             label score while the tower trains, instead of sitting at chance for ~30 epochs. Details and measurements: :mod:`seqatac.models.scbasset._recipes` and
-            ``benchmarks/REPORT.md`` ("scBasset time to quality"). The next three arguments override a
-            recipe's choices (None: the recipe's value).
+            ``benchmarks/REPORT.md`` ("scBasset time to quality"). On a CPU, pair it with the narrower,
+            cropped tower ``ScBasset(adata, genome, **seqatac.models.scbasset.CPU_ARCHITECTURE)`` (about
+            10× faster epochs). The next three arguments override a recipe's choices (None: the recipe's value).
         cell_init
             ``"random"`` (He-normal, the authors') or ``"lsi"``; applied only to an untrained model (a
             resume restores the checkpoint's weights instead).
